@@ -1,0 +1,98 @@
+"""The connector model: small abstract classes the gateway talks to.
+
+A connector never sees Flask, the journal or the contract's field names. It receives plain
+values, returns the normalized types below and raises the errors below.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from marshmallow import Schema, fields
+
+IdentityField = Literal["employee_id", "email", "mobile"]
+IDENTITY_FIELDS: tuple[IdentityField, ...] = ("employee_id", "email", "mobile")
+
+
+class FilePath(fields.String):
+    """An option naming a file: a relative path is resolved against the config file's folder."""
+
+
+class ConnectorError(Exception):
+    """Base of everything a connector raises; `error_code` is what the gateway answers."""
+
+    error_code = "upstream_error"
+
+
+class UpstreamUnavailable(ConnectorError):
+    """The system behind the connector cannot be reached or refused to serve."""
+
+    error_code = "upstream_unavailable"
+
+
+class UpstreamAuthFailed(ConnectorError):
+    """Our credentials for the system behind the connector were refused."""
+
+    error_code = "upstream_auth_failed"
+
+
+class ConnectorConfigError(ConnectorError):
+    """The connector's options are unusable (a missing file, a bad column mapping)."""
+
+    error_code = "connector_misconfigured"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One employee, normalized to what Xoxoday's profile answers need.
+
+    `raw` keeps the provider's own record beside the normalized fields.
+    """
+
+    employee_id: str
+    email: str
+    first_name: str
+    last_name: str
+    mobile: str = ""
+    designation: str = ""
+    department: str = ""
+    company: str = ""
+    active: bool = True
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class Connector(ABC):
+    """What every connector has: a name, its options' schema, a health check, close()."""
+
+    #: marshmallow schema of the connector's `options` table; validated before __init__.
+    options_schema: ClassVar[type[Schema]]
+
+    def check(self) -> None:  # noqa: B027 - optional hook, healthy by default
+        """Raise a ConnectorError when the system behind the connector is not usable."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release pooled connections and file handles."""
+
+
+class ProfileSource(Connector):
+    """Finds one employee by employee id, email (case-insensitive) or mobile number."""
+
+    @abstractmethod
+    def find(self, by: IdentityField, value: str) -> Profile | None:
+        """The employee whose `by` field equals `value`, or None when there is none."""
+
+
+class GrantsSource(Connector):
+    """Reports the total points granted to an employee.
+
+    Redemptions and refunds against those grants are kept by the gateway's journal, so the
+    source is only read: received = granted + journal credits.
+    """
+
+    @abstractmethod
+    def granted(self, employee_id: str) -> Decimal | None:
+        """Total points granted to `employee_id`, or None when the source does not know them."""

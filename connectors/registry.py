@@ -1,0 +1,86 @@
+"""Find connector classes by entry point and build them from validated options.
+
+Ours are registered exactly as an integrator's are, under
+`[project.entry-points."points_gateway.connectors"]` in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from marshmallow import ValidationError
+
+from connectors.base import Connector, ConnectorConfigError, FilePath
+
+GROUP = "points_gateway.connectors"
+
+
+class UnknownConnector(LookupError):
+    pass
+
+
+class BadOptions(ValueError):
+    """Options that fail the connector's schema; `messages` maps option name -> problems."""
+
+    def __init__(self, messages: dict[str, Any]) -> None:
+        super().__init__(messages)
+        self.messages = messages
+
+
+def available() -> dict[str, type[Connector]]:
+    """Every installed connector class by name (loading each entry point)."""
+    return {ep.name: ep.load() for ep in entry_points(group=GROUP)}
+
+
+def connector_class(name: str) -> type[Connector]:
+    matches = entry_points(group=GROUP, name=name)
+    if not matches:
+        known = ", ".join(sorted(ep.name for ep in entry_points(group=GROUP))) or "none"
+        raise UnknownConnector(f"unknown connector {name!r} (installed: {known})")
+    cls = next(iter(matches)).load()
+    if not (isinstance(cls, type) and issubclass(cls, Connector)):
+        raise UnknownConnector(f"entry point {name!r} does not name a Connector class")
+    return cls
+
+
+def validate_options(
+    cls: type[Connector], options: dict[str, Any], base: Path | None = None
+) -> dict[str, Any]:
+    """Options loaded by the connector's schema, FilePath options resolved against `base`."""
+    schema = cls.options_schema()
+    try:
+        loaded = schema.load(options)
+    except ValidationError as exc:
+        raise BadOptions(exc.normalized_messages()) from exc  # type: ignore[arg-type]
+    for name, field in schema.fields.items():
+        if base is not None and isinstance(field, FilePath) and loaded.get(name):
+            loaded[name] = str((base / loaded[name]).resolve())
+    return loaded
+
+
+class ConnectorFactory:
+    """Builds connectors, sharing one instance between roles configured identically.
+
+    `[profile]` and `[points]` naming the same CSV file should read it once, not twice.
+    """
+
+    def __init__(self) -> None:
+        self._built: dict[str, Connector] = {}
+
+    def build(self, name: str, options: dict[str, Any]) -> Connector:
+        """The connector `name` made from options already loaded by `validate_options`."""
+        key = name + json.dumps(options, sort_keys=True, default=str)
+        if key not in self._built:
+            try:
+                self._built[key] = connector_class(name)(**options)
+            except TypeError as exc:  # the class's __init__ does not take its own schema's keys
+                raise ConnectorConfigError(f"connector {name!r} cannot be built: {exc}") from exc
+        return self._built[key]
+
+    def close(self) -> None:
+        for connector in self._built.values():
+            connector.close()
+        self._built.clear()

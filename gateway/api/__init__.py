@@ -1,0 +1,14 @@
+"""HTTP: parse, authenticate, call the service, answer JSON."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from gateway.api import health, points
+from gateway.api.errors import register_error_handlers
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(points.bp)
+    app.register_blueprint(health.bp)
+    register_error_handlers(app)

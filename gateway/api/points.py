@@ -1,0 +1,82 @@
+"""The four StoreFront endpoints, legacy dialect (the seed documents), answers exactly as seeded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app
+
+from gateway.api.body import load
+from gateway.api.schemas import BalanceRequest, ProfileRequest, RedeemRequest, RefundRequest
+from gateway.service.money import format_points
+
+bp = Blueprint("points", __name__, url_prefix="/v1")
+
+
+def _gateway() -> Any:
+    return current_app.extensions["points_gateway"]
+
+
+@bp.post("/points/balance")
+def balance() -> dict[str, Any]:
+    req = load(BalanceRequest())
+    gw = _gateway()
+    gw.tokens.verify(req["auth_token"], req["unique_id"])
+    result = gw.service.balance(req["unique_id"])
+    return {
+        "status": "1",
+        "points_info": {
+            "points_received": format_points(result.received),
+            "points_redeemed": format_points(result.redeemed),
+            "points_available": format_points(result.available),
+        },
+    }
+
+
+@bp.post("/profile")
+def profile() -> dict[str, Any]:
+    req = load(ProfileRequest())
+    gw = _gateway()
+    gw.api_keys.verify(req["api_key"])
+    p = gw.service.profile(req["employee_id"])
+    return {
+        "status": 1,
+        "message": "Successfully loaded employee's data",
+        "employee_data": {
+            "employee_id": p.employee_id,
+            "company_email_id": p.email,
+            "first_name": p.first_name,
+            "last_name": p.last_name,
+            "primary_mobile_number": p.mobile,
+            "designation_name": p.designation,
+            "department": p.department,
+            "group_company": p.company,
+        },
+    }
+
+
+@bp.post("/points/redeem")
+def redeem() -> dict[str, Any]:
+    req = load(RedeemRequest())
+    gw = _gateway()
+    gw.tokens.verify(req["auth_token"], req["unique_id"])
+    added = req["total_points_added"]
+    if added is not None and added > 0:
+        result = gw.service.credit(req["unique_id"], req["order_id"], added)
+    else:
+        result = gw.service.redeem(req["unique_id"], req["order_id"], req["total_points_redeemed"])
+    return {"status": "1", "message": "Successfully updated", "data": {"order_id": result.order_id}}
+
+
+@bp.post("/points/refund")
+def refund() -> dict[str, Any]:
+    req = load(RefundRequest())
+    gw = _gateway()
+    gw.tokens.verify(req["auth_token"], req["unique_id"])
+    order_id = req["transactionid"] or req["order_id"]
+    result = gw.service.refund(req["unique_id"], order_id, req["redemption_amount"])
+    return {
+        "status": "1",
+        "message": "Successfully updated",
+        "data": {"transaction_id": result.order_id, "points": format_points(result.amount)},
+    }

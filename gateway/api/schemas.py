@@ -1,0 +1,132 @@
+"""marshmallow shapes of the contract's requests (legacy dialect: the seed documents).
+
+Unknown keys are ignored: Xoxoday configures each client by hand and may send more.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
+
+NUMERIC_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+MAX_ID_LENGTH = 128
+
+
+class Identifier(fields.Field):
+    """A user or order id: a string, or an integer (Xoxoday sends `order_id` as either)."""
+
+    default_error_messages = {  # noqa: RUF012 - marshmallow's own extension point
+        "invalid": "must be a string or an integer",
+        "empty": "must not be empty",
+        "too_long": f"must be at most {MAX_ID_LENGTH} characters",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise self.make_error("invalid")
+        text = str(value).strip()
+        if not text:
+            raise self.make_error("empty")
+        if len(text) > MAX_ID_LENGTH:
+            raise self.make_error("too_long")
+        return text
+
+
+class Amount(fields.Field):
+    """A points amount as a JSON number or a numeric string, read exactly as a Decimal.
+
+    Range and precision are money rules, checked by the service; this only reads the number.
+    """
+
+    default_error_messages = {  # noqa: RUF012 - marshmallow's own extension point
+        "invalid": "must be a number or a numeric string",
+        "not_finite": "must be a finite number",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, Decimal | int):
+            number = Decimal(value)
+        elif isinstance(value, float):
+            number = Decimal(repr(value))
+        elif isinstance(value, str) and NUMERIC_TEXT.fullmatch(value.strip()):
+            try:
+                number = Decimal(value.strip())
+            except InvalidOperation:
+                raise self.make_error("invalid") from None
+        else:
+            raise self.make_error("invalid")
+        if not number.is_finite():
+            raise self.make_error("not_finite")
+        return number
+
+
+class ContractSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class BalanceRequest(ContractSchema):
+    unique_id = Identifier(required=True)
+    auth_token = fields.String(required=True)
+
+
+class ProfileRequest(ContractSchema):
+    api_key = fields.String(required=True)
+    employee_id = Identifier(required=True)
+
+
+class OrderLine(ContractSchema):
+    quantity = fields.Raw()
+    orderAmount = fields.Raw()
+    product = fields.Dict()
+
+
+class RedeemRequest(ContractSchema):
+    unique_id = Identifier(required=True)
+    auth_token = fields.String(required=True)
+    order_id = Identifier(required=True)
+    total_points_redeemed = Amount(allow_none=True, load_default=None)
+    # The older variant: a positive number here credits instead of debiting.
+    total_points_added = Amount(allow_none=True, load_default=None)
+    order_date = fields.Raw(allow_none=True)
+    orderData = fields.List(fields.Nested(OrderLine), allow_none=True)
+    comments = fields.String(allow_none=True)
+
+    @validates_schema
+    def _one_amount(self, data: dict[str, Any], **_: Any) -> None:
+        redeemed = data.get("total_points_redeemed")
+        added = data.get("total_points_added")
+        if added is not None and added > 0:
+            if redeemed is not None and redeemed != 0:
+                raise ValidationError(
+                    "give total_points_redeemed or a positive total_points_added, not both",
+                    "total_points_added",
+                )
+        elif redeemed is None:
+            raise ValidationError("Missing data for required field.", "total_points_redeemed")
+
+
+class RefundRequest(ContractSchema):
+    unique_id = Identifier(required=True)
+    auth_token = fields.String(required=True)
+    # The seed's name for the redeemed order's id; `order_id` is accepted as an alias.
+    transactionid = Identifier(load_default=None)
+    order_id = Identifier(load_default=None)
+    redemption_amount = Amount(required=True)
+    comments = fields.String(allow_none=True)
+
+    @validates_schema
+    def _one_order(self, data: dict[str, Any], **_: Any) -> None:
+        given = {data.get("transactionid"), data.get("order_id")} - {None}
+        if not given:
+            raise ValidationError("Missing data for required field.", "transactionid")
+        if len(given) > 1:
+            raise ValidationError("transactionid and order_id name different orders", "order_id")
+
+
+AMOUNT_FIELDS = frozenset({"total_points_redeemed", "total_points_added", "redemption_amount"})

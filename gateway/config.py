@@ -1,0 +1,191 @@
+"""Configuration: one TOML file plus a few environment overrides, validated once.
+
+Everything below reads `Settings`; no other module looks at files or environment variables.
+A problem is reported as one `ConfigError` line naming the key, e.g.
+`gateway.token_ttl_seconds: Not a valid integer.`
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from connectors.base import IDENTITY_FIELDS
+from connectors.registry import BadOptions, UnknownConnector, connector_class, validate_options
+
+#: Where the packaged demo lives; `serve`, `token`, ... use it when given no config at all.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "config" / "demo.toml"
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", ""})
+MAX_SUPPORTED_DECIMALS = 4  # the journal keeps amounts in ten-thousandths of a point
+
+
+class ConfigError(Exception):
+    """A configuration that cannot run; str() is the one line shown to the operator."""
+
+
+class GatewaySection(Schema):
+    secret_key = fields.String(required=True, validate=validate.Length(min=1))
+    # Keys that still verify tokens but no longer sign them: rotate without logging users out.
+    old_secret_keys = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    token_ttl_seconds = fields.Integer(load_default=86400, validate=validate.Range(min=1))
+    profile_api_keys = fields.List(
+        fields.String(validate=validate.Length(min=8)), load_default=list
+    )
+    database_url = fields.String(load_default="sqlite:///var/journal.db")
+    identity = fields.String(load_default="employee_id", validate=validate.OneOf(IDENTITY_FIELDS))
+    max_decimals = fields.Integer(
+        load_default=2, validate=validate.Range(min=0, max=MAX_SUPPORTED_DECIMALS)
+    )
+    max_amount = fields.Decimal(
+        load_default=Decimal("10000000"), validate=validate.Range(min=Decimal(1))
+    )
+    max_body_bytes = fields.Integer(load_default=64 * 1024, validate=validate.Range(min=1024))
+    log_level = fields.String(
+        load_default="INFO", validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])
+    )
+
+
+class ConnectorSection(Schema):
+    connector = fields.String(required=True)
+    options = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class ServerSection(Schema):
+    bind = fields.String(load_default="127.0.0.1:8000")
+    workers = fields.Integer(load_default=2, validate=validate.Range(min=1, max=64))
+    timeout = fields.Integer(load_default=30, validate=validate.Range(min=1))
+
+
+class ConfigSchema(Schema):
+    gateway = fields.Nested(GatewaySection, required=True)
+    profile = fields.Nested(ConnectorSection, required=True)
+    points = fields.Nested(ConnectorSection, required=True)
+    server = fields.Nested(ServerSection, load_default=lambda: ServerSection().load({}))
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    name: str
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path
+    secret_keys: tuple[str, ...]  # oldest first, the signing key last (itsdangerous' order)
+    token_ttl_seconds: int
+    profile_api_keys: tuple[str, ...]
+    database_url: str
+    identity: str
+    max_decimals: int
+    max_amount: Decimal
+    max_body_bytes: int
+    log_level: str
+    profile: ConnectorSettings
+    points: ConnectorSettings
+    bind: str
+    workers: int
+    timeout: int
+
+    @property
+    def uses_placeholder_secret(self) -> bool:
+        return self.secret_keys[-1].strip().lower() in PLACEHOLDER_SECRETS
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every value that must never reach a log line."""
+        return (*self.secret_keys, *self.profile_api_keys)
+
+
+def _first_problem(messages: Any, path: str = "") -> str:
+    """Flatten marshmallow's nested messages to `key.sub: problem` for the first problem."""
+    if isinstance(messages, Mapping):
+        key, value = next(iter(messages.items()))
+        sub = path if key == "_schema" else f"{path}.{key}" if path else str(key)
+        return _first_problem(value, sub)
+    if isinstance(messages, list | tuple) and messages:
+        return _first_problem(messages[0], path)
+    return f"{path or 'config'}: {messages}"
+
+
+def resolve_database_url(url: str, base: Path) -> str:
+    """Make a relative SQLite path relative to `base`; give bare postgresql:// our driver."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"gateway.database_url: not a database URL ({exc})") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername.startswith("sqlite"):
+        db = parsed.database
+        if db and db != ":memory:" and not db.startswith("file:") and not Path(db).is_absolute():
+            parsed = parsed.set(database=str((base / db).resolve()))
+    elif not parsed.drivername.startswith("postgresql"):
+        raise ConfigError(
+            f"gateway.database_url: {parsed.drivername!r} is not SQLite or PostgreSQL"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def _connector(section: str, raw: dict[str, Any], base: Path) -> ConnectorSettings:
+    try:
+        cls = connector_class(raw["connector"])
+        options = validate_options(cls, raw["options"], base)
+    except UnknownConnector as exc:
+        raise ConfigError(f"{section}.connector: {exc}") from None
+    except BadOptions as exc:
+        raise ConfigError(_first_problem(exc.messages, f"{section}.options")) from None
+    return ConnectorSettings(raw["connector"], options)
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read, validate and resolve the configuration; raise ConfigError with one clear line."""
+    environ = environ if environ is not None else {}
+    path = Path(path or environ.get("GATEWAY_CONFIG") or DEFAULT_CONFIG)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        data = ConfigSchema().load(raw)
+    except ValidationError as exc:
+        raise ConfigError(_first_problem(exc.normalized_messages())) from None
+    base = path.resolve().parent
+    gw = data["gateway"]
+    secret = environ.get("GATEWAY_SECRET_KEY") or gw["secret_key"]
+    if "GATEWAY_DATABASE_URL" in environ:
+        database_url = resolve_database_url(environ["GATEWAY_DATABASE_URL"], Path.cwd())
+    else:
+        database_url = resolve_database_url(gw["database_url"], base)
+    return Settings(
+        source=path,
+        secret_keys=(*gw["old_secret_keys"], secret),
+        token_ttl_seconds=gw["token_ttl_seconds"],
+        profile_api_keys=tuple(gw["profile_api_keys"]),
+        database_url=database_url,
+        identity=gw["identity"],
+        max_decimals=gw["max_decimals"],
+        max_amount=gw["max_amount"],
+        max_body_bytes=gw["max_body_bytes"],
+        log_level=gw["log_level"],
+        profile=_connector("profile", data["profile"], base),
+        points=_connector("points", data["points"], base),
+        bind=data["server"]["bind"],
+        workers=data["server"]["workers"],
+        timeout=data["server"]["timeout"],
+    )

@@ -1,0 +1,225 @@
+"""The points operations: balance, profile, redeem, credit, refund. Pure Python, no Flask.
+
+Every rule that decides money lives here; each write happens inside the journal's lock on the
+member's account, so the check and the write cannot be separated by another request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TypeVar
+
+from connectors.base import ConnectorError, GrantsSource, IdentityField, Profile, ProfileSource
+from gateway.errors import (
+    InsufficientPoints,
+    OrderConflict,
+    OrderNotFound,
+    RefundExceedsOrder,
+    UserNotFound,
+)
+from gateway.journal import Journal, LockedAccount, Operation, OrderRecordedConcurrently, Totals
+from gateway.journal.store import fingerprint
+from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
+
+log = logging.getLogger(__name__)
+R = TypeVar("R", "OrderResult", "RefundResult")
+
+
+@dataclass(frozen=True)
+class BalanceResult:
+    received: Decimal
+    redeemed: Decimal
+    available: Decimal
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    """A debit or credit that is recorded: now, or (replayed=True) by an earlier delivery."""
+
+    kind: str
+    order_id: str
+    member: str
+    amount: Decimal
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    order_id: str
+    amount: Decimal
+    refunded_total: Decimal
+    replayed: bool
+
+
+class PointsService:
+    def __init__(
+        self,
+        profiles: ProfileSource,
+        grants: GrantsSource,
+        journal: Journal,
+        identity: IdentityField = "employee_id",
+        money: MoneyPolicy | None = None,
+    ) -> None:
+        self.profiles = profiles
+        self.grants = grants
+        self.journal = journal
+        self.identity = identity
+        self.money = money or MoneyPolicy()
+
+    # -- reading -----------------------------------------------------------------------------
+    def profile(self, unique_id: str) -> Profile:
+        """The employee a request's unique_id names, by the configured identity field."""
+        profile = self.profiles.find(self.identity, unique_id)
+        if profile is None or not profile.active:
+            raise UserNotFound(f"no active user {unique_id!r}")
+        return profile
+
+    def balance(self, unique_id: str) -> BalanceResult:
+        member = self.profile(unique_id).employee_id
+        return self._balance(self._granted(member), self.journal.totals(member))
+
+    # -- writing -----------------------------------------------------------------------------
+    def redeem(self, unique_id: str, order_id: str, amount: Decimal) -> OrderResult:
+        """Debit `amount` for `order_id` once; a repeat delivery answers the first result."""
+        amount = self.money.amount(amount, "total_points_redeemed")
+        member = self.profile(unique_id).employee_id
+        granted = self._granted(member)
+        units = to_units(amount)
+
+        def debit(acct: LockedAccount) -> OrderResult:
+            earlier = acct.order("debit", order_id)
+            if earlier is not None:
+                return self._replay(earlier, member, units)
+            available = self._balance(granted, acct.totals).available
+            if amount > available:
+                raise InsufficientPoints(
+                    f"{format_points(available)} points available, {format_points(amount)} asked",
+                    available=available,
+                )
+            acct.record("debit", unique_id, order_id, units, _order_answer(order_id, amount))
+            return OrderResult("debit", order_id, member, amount, replayed=False)
+
+        return self._in_lock(member, debit, order_id, amount)
+
+    def credit(self, unique_id: str, order_id: str, amount: Decimal) -> OrderResult:
+        """Add `amount` to the member's received points once per `order_id`."""
+        amount = self.money.amount(amount, "total_points_added")
+        member = self.profile(unique_id).employee_id
+        units = to_units(amount)
+
+        def credit(acct: LockedAccount) -> OrderResult:
+            earlier = acct.order("credit", order_id)
+            if earlier is not None:
+                return self._replay(earlier, member, units)
+            acct.record("credit", unique_id, order_id, units, _order_answer(order_id, amount))
+            return OrderResult("credit", order_id, member, amount, replayed=False)
+
+        return self._in_lock(member, credit, order_id, amount)
+
+    def refund(self, unique_id: str, order_id: str, amount: Decimal) -> RefundResult:
+        """Give back part or all of a journaled redemption of this member, never more."""
+        amount = self.money.amount(amount, "redemption_amount")
+        # A refund also reaches people who have left since: Xoxoday refunds orders it cannot fulfil.
+        profile = self.profiles.find(self.identity, unique_id)
+        if profile is None:
+            raise UserNotFound(f"no user {unique_id!r}")
+        member = profile.employee_id
+        units = to_units(amount)
+
+        def refund(acct: LockedAccount) -> RefundResult:
+            order = acct.order("debit", order_id)
+            if order is None:
+                raise OrderNotFound(f"no redemption with order id {order_id!r}")
+            if order.member != member:
+                raise OrderConflict(f"order {order_id!r} was redeemed by another user")
+            earlier = acct.refunds(order_id)
+            refunded = sum(r.amount for r in earlier)
+            if refunded + units > order.amount:
+                if any(r.amount == units for r in earlier):
+                    # The same refund delivered again after it was applied: answer it again.
+                    return RefundResult(order_id, amount, from_units(refunded), replayed=True)
+                raise RefundExceedsOrder(
+                    f"order {order_id!r} redeemed {format_points(from_units(order.amount))}, "
+                    f"{format_points(from_units(refunded))} already refunded",
+                    remaining=from_units(order.amount - refunded),
+                )
+            answer = {"order_id": order_id, "points": format_points(amount)}
+            acct.record("refund", unique_id, order_id, units, answer)
+            return RefundResult(order_id, amount, from_units(refunded + units), replayed=False)
+
+        return self._in_lock(member, refund, order_id, amount)
+
+    # -- health ------------------------------------------------------------------------------
+    def readiness(self) -> dict[str, str]:
+        """'ok' or the problem, for the journal and each connector."""
+        report: dict[str, str] = {}
+        checks: list[tuple[str, Callable[[], None]]] = [
+            ("journal", self.journal.ping),
+            ("profile", self.profiles.check),
+            ("points", self.grants.check),
+        ]
+        for name, check in checks:
+            try:
+                check()
+                report[name] = "ok"
+            except ConnectorError as exc:
+                report[name] = f"{exc.error_code}: {exc}"
+            except Exception as exc:  # readiness reports any failure, it never raises
+                report[name] = f"{type(exc).__name__}: {exc}"
+        return report
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _granted(self, member: str) -> Decimal:
+        granted = self.grants.granted(member)
+        return granted if granted is not None else Decimal(0)
+
+    @staticmethod
+    def _balance(granted: Decimal, totals: Totals) -> BalanceResult:
+        received = granted + from_units(totals.credited)
+        redeemed = from_units(totals.debited - totals.refunded)
+        return BalanceResult(received, redeemed, received - redeemed)
+
+    def _in_lock(
+        self,
+        member: str,
+        operation: Callable[[LockedAccount], R],
+        order_id: str,
+        amount: Decimal,
+    ) -> R:
+        """Run `operation` holding the member's lock, and log what it did."""
+        # Two members sending the same new order id at once: one insert loses the race, and on
+        # the second run it sees the order and answers replay or conflict.
+        for attempt in range(2):
+            try:
+                with self.journal.locked_account(member) as acct:
+                    result = operation(acct)
+                break
+            except OrderRecordedConcurrently:
+                if attempt == 1:
+                    raise
+        log.info(
+            "%s order=%s member=%s amount=%s replayed=%s",
+            operation.__name__,
+            order_id,
+            member,
+            format_points(amount),
+            result.replayed,
+        )
+        return result
+
+    @staticmethod
+    def _replay(earlier: Operation, member: str, units: int) -> OrderResult:
+        if earlier.fingerprint != fingerprint(earlier.kind, member, earlier.order_id, units):
+            raise OrderConflict(
+                f"order {earlier.order_id!r} was already recorded for another user or amount"
+            )
+        return OrderResult(
+            earlier.kind, earlier.order_id, member, from_units(earlier.amount), replayed=True
+        )
+
+
+def _order_answer(order_id: str, amount: Decimal) -> dict[str, str]:
+    return {"order_id": order_id, "points": format_points(amount)}
