@@ -1,0 +1,197 @@
+"""The `points-gateway` command: serve, token, check, journal export."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.engine import make_url
+
+from connectors.base import ConnectorError
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.service.money import format_points, from_units
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML configuration file (default: $GATEWAY_CONFIG, else config/demo.toml).",
+)
+
+
+def _settings(config_path: str | None) -> Settings:
+    return load_settings(config_path, environ=os.environ)
+
+
+def operator_errors(fn: F) -> F:
+    """A broken configuration or connector ends the command with one line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, ConnectorError) as exc:
+            click.echo(f"points-gateway: error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Serve Xoxoday's StoreFront contract in front of your HR system and points ledger."""
+
+
+@main.command()
+@config_option
+@click.option("--bind", default=None, help="HOST:PORT to listen on (default: [server] bind).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes.")
+@operator_errors
+def serve(config_path: str | None, bind: str | None, workers: int | None) -> None:
+    """Run the gateway under gunicorn."""
+    from gateway.app import build_gateway
+    from gateway.server import GatewayServer
+
+    settings = _settings(config_path)
+    # Fail here, once, with one line, rather than in every worker with a traceback.
+    gateway = build_gateway(settings)
+    try:
+        gateway.journal.create_schema()
+    finally:
+        gateway.close()
+    GatewayServer(
+        settings,
+        bind=bind or settings.bind,
+        workers=workers or settings.workers,
+        timeout=settings.timeout,
+    ).run()
+
+
+@main.command()
+@config_option
+@click.argument("unique_id")
+@operator_errors
+def token(config_path: str | None, unique_id: str) -> None:
+    """Print a valid auth_token for UNIQUE_ID."""
+    from gateway.auth import TokenAuthority
+
+    settings = _settings(config_path)
+    authority = TokenAuthority(
+        settings.secret_keys, settings.token_ttl_seconds, fold_case=settings.identity == "email"
+    )
+    click.echo(authority.issue(unique_id))
+
+
+@main.command()
+@config_option
+@operator_errors
+def check(config_path: str | None) -> None:
+    """Validate the configuration and reach the journal and every connector."""
+    from gateway.app import build_gateway
+
+    settings = _settings(config_path)
+    click.echo(f"config   ok  {settings.source}")
+    gateway = build_gateway(settings)
+    try:
+        gateway.journal.create_schema()
+        report = gateway.service.readiness()
+    except Exception as exc:  # the journal's own error, shown as a reason, not a traceback
+        report = {"journal": f"{type(exc).__name__}: {exc}"}
+    finally:
+        gateway.close()
+    where = {
+        "journal": make_url(settings.database_url).render_as_string(hide_password=True),
+        "profile": settings.profile.name,
+        "points": settings.points.name,
+    }
+    for name, outcome in report.items():
+        click.echo(f"{name:<8} {outcome if outcome != 'ok' else 'ok'}  {where.get(name, '')}")
+    if settings.uses_placeholder_secret:
+        click.echo("warning: gateway.secret_key is a placeholder; set GATEWAY_SECRET_KEY", err=True)
+    if any(v != "ok" for v in report.values()):
+        sys.exit(1)
+
+
+@main.group()
+def journal() -> None:
+    """Read the journal of operations."""
+
+
+def _moment(value: str | None, end: bool) -> datetime | None:
+    """A date or ISO datetime as UTC; a bare --until date includes that whole day."""
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value)
+        moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return moment + timedelta(days=1) if end else moment
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        flag = "--until" if end else "--since"
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD) or ISO datetime", param_hint=flag
+        ) from None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "kind",
+    "state",
+    "member",
+    "unique_id",
+    "order_id",
+    "amount",
+    "fingerprint",
+    "answer",
+]
+
+
+@journal.command("export")
+@config_option
+@click.option("--since", default=None, help="From this UTC date or datetime (inclusive).")
+@click.option(
+    "--until", default=None, help="Up to this UTC date (inclusive) or datetime (exclusive)."
+)
+@operator_errors
+def journal_export(config_path: str | None, since: str | None, until: str | None) -> None:
+    """Write the journal as CSV to stdout, oldest first (amounts in points, times in UTC)."""
+    from gateway.journal import Journal
+
+    settings = _settings(config_path)
+    store = Journal(settings.database_url)
+    store.create_schema()
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    try:
+        for op in store.operations(_moment(since, end=False), _moment(until, end=True)):
+            writer.writerow(
+                [
+                    op.id,
+                    op.created_at.isoformat(),
+                    op.kind,
+                    op.state,
+                    op.member,
+                    op.unique_id,
+                    op.order_id,
+                    format_points(from_units(op.amount)),
+                    op.fingerprint,
+                    json.dumps(op.answer, sort_keys=True),
+                ]
+            )
+    finally:
+        store.dispose()
