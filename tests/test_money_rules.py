@@ -25,10 +25,8 @@ BAD_AMOUNTS = {
 
 
 def redeem_text(token: str, amount_json: str, order: str = "O-1") -> str:
-    return (
-        '{"unique_id": "U1000", "auth_token": "%s", "order_id": "%s", '
-        '"total_points_redeemed": %s}' % (token, order, amount_json)
-    )
+    head = f'{{"unique_id": "U1000", "auth_token": "{token}", "order_id": "{order}"'
+    return head + f', "total_points_redeemed": {amount_json}}}'
 
 
 @pytest.mark.parametrize("amount", BAD_AMOUNTS.values(), ids=BAD_AMOUNTS.keys())
@@ -50,10 +48,8 @@ def test_bad_refund_amount_is_refused_and_changes_nothing(
     client, token, api, journal_count, amount
 ):
     assert api.redeem("U1000", "O-1", 100).status_code == 200
-    text = (
-        '{"unique_id": "U1000", "auth_token": "%s", "transactionid": "O-1", '
-        '"redemption_amount": %s}' % (token("U1000"), amount)
-    )
+    head = f'{{"unique_id": "U1000", "auth_token": "{token("U1000")}", "transactionid": "O-1"'
+    text = head + f', "redemption_amount": {amount}}}'
     r = client.post("/v1/points/refund", data=text, content_type="application/json")
     assert_failure(r, 400, "invalid_amount")
     assert journal_count() == 1

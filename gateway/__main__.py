@@ -1,0 +1,5 @@
+"""`python -m gateway ...` is `points-gateway ...`."""
+
+from gateway.cli import main
+
+main()

@@ -1,0 +1,108 @@
+"""The command line as an operator runs it: real processes, exit codes, stdout and stderr."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.app import create_app
+from gateway.config import load_settings
+
+CLI = [sys.executable, "-m", "gateway"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env={**environ, **(env or {})}, timeout=60
+    )
+
+
+def test_token_is_alone_on_its_line_and_valid(config_path, api):
+    out = run("token", "--config", str(config_path), "U1000")
+    assert out.returncode == 0, out.stderr
+    token = out.stdout
+    assert token.count("\n") == 1 and token.strip() == token.rstrip("\n")
+    r = api.post("/v1/points/balance", {"unique_id": "U1000", "auth_token": token.strip()})
+    assert r.status_code == 200
+
+
+def test_check_healthy(config_path):
+    out = run("check", "--config", str(config_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "journal  ok" in out.stdout and "profile  ok" in out.stdout
+
+
+def test_check_unreachable_journal(config_path):
+    env = {"GATEWAY_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"}
+    out = run("check", "--config", str(config_path), env=env)
+    assert out.returncode == 1
+    assert "journal" in out.stdout and "Traceback" not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "check", "token", "journal export"])
+def test_broken_config_is_one_line_and_exit_2(tmp_path, command):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[gateway]\nsecret_key = "k"\ntoken_ttl_seconds = "x"\n[profile]\nconnector="csv"\n[points]\nconnector="csv"\n'
+    )
+    args = command.split() + ["--config", str(bad)] + (["U1"] if command == "token" else [])
+    out = run(*args)
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0, out.stderr
+    assert "gateway.token_ttl_seconds" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_missing_csv_is_one_line_and_exit_2(tmp_path, config_path):
+    (tmp_path / "employees.csv").unlink()
+    out = run("serve", "--config", str(config_path))
+    assert out.returncode == 2
+    assert "employees.csv" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_journal_export(config_path, api):
+    assert api.redeem("U1000", "O-1", "12.5").status_code == 200
+    assert api.refund("U1000", "O-1", 2).status_code == 200
+    out = run("journal", "export", "--config", str(config_path))
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [(r["kind"], r["order_id"], r["amount"], r["member"]) for r in rows] == [
+        ("debit", "O-1", "12.5", "U1000"),
+        ("refund", "O-1", "2", "U1000"),
+    ]
+    assert rows[0]["created_at"].endswith("+00:00") and len(rows[0]["fingerprint"]) == 64
+    assert "auth_token" not in out.stdout
+
+
+def test_journal_export_date_window(config_path, api):
+    assert api.redeem("U1000", "O-1", 1).status_code == 200
+    today = run(
+        "journal",
+        "export",
+        "--config",
+        str(config_path),
+        "--since",
+        "2000-01-01",
+        "--until",
+        "2999-12-31",
+    )
+    assert len(today.stdout.strip().splitlines()) == 2
+    future = run("journal", "export", "--config", str(config_path), "--since", "2999-01-01")
+    assert future.stdout.strip().splitlines() == [future.stdout.strip()]  # header only
+    bad = run("journal", "export", "--config", str(config_path), "--since", "yesterday")
+    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_create_app_reads_gateway_config(config_path, monkeypatch):
+    monkeypatch.setenv("GATEWAY_CONFIG", str(config_path))
+    app = create_app()
+    assert app.extensions["points_gateway"].settings.source == Path(config_path)
+    app.extensions["points_gateway"].close()
+    assert load_settings(config_path).identity == "employee_id"
