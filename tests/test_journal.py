@@ -113,3 +113,50 @@ def test_sqlite_is_durable_and_in_wal_mode(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     j.dispose()
+
+
+def test_debit_opens_the_account_and_stops_at_zero(journal):
+    from gateway.journal import Overdraft
+
+    journal.debit("NEW", "new", "O-1", 60, 100, {"order_id": "O-1"})
+    with pytest.raises(Overdraft) as exc:
+        journal.debit("NEW", "new", "O-2", 41, 100, {"order_id": "O-2"})
+    assert exc.value.available == 40
+    assert journal.totals("NEW") == Totals(debited=60)
+    assert journal.count() == 1  # the refused debit left no operation behind
+    with pytest.raises(Overdraft) as exc:
+        journal.debit("EMPTY", "empty", "O-3", 1, 0, {})
+    assert exc.value.available == 0
+    assert journal.order("debit", "O-3") is None
+
+
+def test_debit_of_a_known_order_raises_order_exists(journal):
+    from gateway.journal import OrderExists
+
+    journal.debit("M", "m", "O-1", 10, 100, {"order_id": "O-1"})
+    with pytest.raises(OrderExists) as exc:
+        journal.debit("OTHER", "other", "O-1", 10, 100, {})
+    assert exc.value.earlier.member == "M"
+    assert journal.totals("OTHER") == Totals() and journal.totals("M") == Totals(debited=10)
+
+
+def test_debits_from_many_threads_never_overdraw(journal):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gateway.journal import Overdraft
+
+    barrier = threading.Barrier(16)
+
+    def debit(i: int) -> bool:
+        if i < 16:
+            barrier.wait()
+        try:
+            journal.debit("M", "m", f"O-{i}", 7, 100, {})
+            return True
+        except Overdraft:
+            return False
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(debit, range(40)))
+    assert results.count(True) == 14  # 14 x 7 = 98 <= 100 < 105
+    assert journal.totals("M").debited == 98

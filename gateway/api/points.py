@@ -12,6 +12,12 @@ from gateway.service.money import format_points
 
 bp = Blueprint("points", __name__, url_prefix="/v1")
 
+# marshmallow schemas keep no state between loads: build each once, not per request.
+BALANCE = BalanceRequest()
+PROFILE = ProfileRequest()
+REDEEM = RedeemRequest()
+REFUND = RefundRequest()
+
 
 def _gateway() -> Any:
     return current_app.extensions["points_gateway"]
@@ -19,7 +25,7 @@ def _gateway() -> Any:
 
 @bp.post("/points/balance")
 def balance() -> dict[str, Any]:
-    req = load(BalanceRequest())
+    req = load(BALANCE)
     gw = _gateway()
     gw.tokens.verify(req["auth_token"], req["unique_id"])
     result = gw.service.balance(req["unique_id"])
@@ -35,7 +41,7 @@ def balance() -> dict[str, Any]:
 
 @bp.post("/profile")
 def profile() -> dict[str, Any]:
-    req = load(ProfileRequest())
+    req = load(PROFILE)
     gw = _gateway()
     gw.api_keys.verify(req["api_key"])
     p = gw.service.profile(req["employee_id"])
@@ -57,7 +63,7 @@ def profile() -> dict[str, Any]:
 
 @bp.post("/points/redeem")
 def redeem() -> dict[str, Any]:
-    req = load(RedeemRequest())
+    req = load(REDEEM)
     gw = _gateway()
     gw.tokens.verify(req["auth_token"], req["unique_id"])
     added = req["total_points_added"]
@@ -70,7 +76,7 @@ def redeem() -> dict[str, Any]:
 
 @bp.post("/points/refund")
 def refund() -> dict[str, Any]:
-    req = load(RefundRequest())
+    req = load(REFUND)
     gw = _gateway()
     gw.tokens.verify(req["auth_token"], req["unique_id"])
     order_id = req["transactionid"] or req["order_id"]

@@ -1,11 +1,20 @@
 """The durable journal of every accepted operation (SQLAlchemy Core)."""
 
-from gateway.journal.store import (
-    Journal,
-    LockedAccount,
+from gateway.journal.records import (
     Operation,
+    OrderExists,
     OrderRecordedConcurrently,
+    Overdraft,
     Totals,
 )
+from gateway.journal.store import Journal, LockedAccount
 
-__all__ = ["Journal", "LockedAccount", "Operation", "OrderRecordedConcurrently", "Totals"]
+__all__ = [
+    "Journal",
+    "LockedAccount",
+    "Operation",
+    "OrderExists",
+    "OrderRecordedConcurrently",
+    "Overdraft",
+    "Totals",
+]

@@ -1,88 +1,47 @@
-"""The journal: durable, serialised operations on one member's account.
+"""The journal: durable, serialised operations on members' accounts.
 
-SQLite (WAL, synchronous=FULL) by default: every write transaction starts with BEGIN IMMEDIATE,
-so writers from all gunicorn workers queue on SQLite's lock. On PostgreSQL, a write locks the
-member's `accounts` row (SELECT ... FOR UPDATE), so several hosts can share one journal.
+SQLite by default (see engines.py: one writer at a time). On PostgreSQL a debit is one
+conditional UPDATE of the member's `accounts` row, and refunds and credits lock that row
+(SELECT ... FOR UPDATE), so several hosts can share one journal without overspending.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from gateway.journal.tables import accounts, metadata, operations
+from gateway.journal.engines import HostWriteLock, postgres_engine, sqlite_engine
+from gateway.journal.hot import HotPath
+from gateway.journal.records import (
+    Operation,
+    OrderExists,
+    OrderRecordedConcurrently,
+    Totals,
+    operation_from_row,
+    operation_values,
+    utcnow,
+)
+from gateway.journal.statements import (
+    INSERT_OPERATION,
+    LOCK_ACCOUNT,
+    MOVE_TOTAL,
+    ORDER,
+    REFUNDS,
+    TOTAL_MOVED_BY,
+    open_account,
+)
+from gateway.journal.tables import metadata, operations
 
 log = logging.getLogger(__name__)
-
-
-class OrderRecordedConcurrently(Exception):
-    """Another transaction recorded the same order first; run the whole operation again."""
-
-
-@dataclass(frozen=True)
-class Totals:
-    """A member's running totals, in ten-thousandths of a point."""
-
-    debited: int = 0
-    refunded: int = 0
-    credited: int = 0
-
-
-@dataclass(frozen=True)
-class Operation:
-    id: int
-    created_at: datetime
-    kind: str
-    state: str
-    member: str
-    unique_id: str
-    order_id: str
-    amount: int
-    fingerprint: str
-    answer: dict[str, Any]
-
-
-def fingerprint(kind: str, member: str, order_id: str, amount: int) -> str:
-    """What makes two deliveries of an order the same request."""
-    canonical = json.dumps([kind, member, order_id, amount], separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _as_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we wrote was UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _operation(row: Any) -> Operation:
-    m = row._mapping
-    return Operation(
-        id=m["id"],
-        created_at=_as_utc(m["created_at"]),
-        kind=m["kind"],
-        state=m["state"],
-        member=m["member"],
-        unique_id=m["unique_id"],
-        order_id=m["order_id"],
-        amount=m["amount"],
-        fingerprint=m["fingerprint"],
-        answer=json.loads(m["answer"]),
-    )
 
 
 class LockedAccount:
@@ -95,44 +54,25 @@ class LockedAccount:
 
     def order(self, kind: str, order_id: str) -> Operation | None:
         """The debit or credit recorded for `order_id`, whoever it belongs to."""
-        row = self._conn.execute(
-            select(operations).where(operations.c.kind == kind, operations.c.order_id == order_id)
-        ).first()
-        return _operation(row) if row else None
+        row = self._conn.execute(ORDER, {"b_kind": kind, "b_order": order_id}).first()
+        return operation_from_row(row) if row else None
 
     def refunds(self, order_id: str) -> list[Operation]:
-        rows = self._conn.execute(
-            select(operations)
-            .where(operations.c.kind == "refund", operations.c.order_id == order_id)
-            .order_by(operations.c.id)
-        )
-        return [_operation(r) for r in rows]
+        return [operation_from_row(r) for r in self._conn.execute(REFUNDS, {"b_order": order_id})]
 
     def record(
         self, kind: str, unique_id: str, order_id: str, amount: int, answer: dict[str, Any]
     ) -> Operation:
         """Write the operation and move the totals it changes, in this transaction."""
-        now = utcnow()
-        values = {
-            "created_at": now,
-            "kind": kind,
-            "state": "applied",
-            "member": self.member,
-            "unique_id": unique_id,
-            "order_id": order_id,
-            "amount": amount,
-            "fingerprint": fingerprint(kind, self.member, order_id, amount),
-            "answer": json.dumps(answer, sort_keys=True),
-        }
+        values = operation_values(kind, self.member, unique_id, order_id, amount, answer)
+        now = values["created_at"]
         try:
-            new_id = self._conn.execute(insert(operations).values(**values)).inserted_primary_key[0]
+            new_id = self._conn.execute(INSERT_OPERATION, values).inserted_primary_key[0]
         except IntegrityError as exc:
             raise OrderRecordedConcurrently(order_id) from exc
-        column = {"debit": "debited", "refund": "refunded", "credit": "credited"}[kind]
         self._conn.execute(
-            update(accounts)
-            .where(accounts.c.member == self.member)
-            .values({column: accounts.c[column] + amount, "updated_at": now})
+            MOVE_TOTAL[TOTAL_MOVED_BY[kind]],
+            {"b_member": self.member, "b_amount": amount, "b_now": now},
         )
         return Operation(id=new_id, **{**values, "answer": answer})
 
@@ -146,37 +86,25 @@ class Journal:
         self._lock = threading.Lock()
         self._writer: Engine | None = None
         self._reader: Engine | None = None
+        self._hot_path: HotPath | None = None
+        database = make_url(url).database if self.is_sqlite else None
+        self._host_lock = (
+            HostWriteLock(Path(database + ".writelock"))
+            if database and database != ":memory:"
+            else None
+        )
 
     # -- engines -----------------------------------------------------------------------------
-    def _engine(self, immediate: bool) -> Engine:
-        if not self.is_sqlite:
-            return create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-        database = make_url(self.url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(self.url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # we say BEGIN ourselves, below
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")  # a commit is on disk before we answer
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
-
     @property
     def writer(self) -> Engine:
         if self._writer is None:
             with self._lock:
                 if self._writer is None:
-                    self._writer = self._engine(immediate=True)
+                    self._writer = (
+                        sqlite_engine(self.url, writer=True)
+                        if self.is_sqlite
+                        else postgres_engine(self.url)
+                    )
         return self._writer
 
     @property
@@ -186,14 +114,25 @@ class Journal:
         if self._reader is None:
             with self._lock:
                 if self._reader is None:
-                    self._reader = self._engine(immediate=False)
+                    self._reader = sqlite_engine(self.url, writer=False)
         return self._reader
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: commits on leaving, rolls back on an exception."""
+        engine = self.writer  # first: it creates the database's folder, where the lock file goes
+        if self._host_lock is None:
+            with engine.begin() as conn:
+                yield conn
+            return
+        with self._host_lock.held(), engine.begin() as conn:
+            yield conn
 
     def create_schema(self) -> None:
         # Several workers or hosts may start at once: a lost race to CREATE is not an error.
         for attempt in range(3):
             try:
-                with self.writer.begin() as conn:
+                with self._write() as conn:
                     metadata.create_all(conn, checkfirst=True)
                 return
             except (IntegrityError, ProgrammingError, OperationalError):
@@ -209,16 +148,16 @@ class Journal:
             if engine is not None:
                 engine.dispose()
         self._writer = self._reader = None
+        self._hot_path = None
 
     # -- reading -----------------------------------------------------------------------------
     def totals(self, member: str) -> Totals:
+        return self._hot().totals(member)
+
+    def order(self, kind: str, order_id: str) -> Operation | None:
         with self.reader.connect() as conn:
-            row = conn.execute(
-                select(accounts.c.debited, accounts.c.refunded, accounts.c.credited).where(
-                    accounts.c.member == member
-                )
-            ).first()
-        return Totals(*row) if row else Totals()
+            row = conn.execute(ORDER, {"b_kind": kind, "b_order": order_id}).first()
+        return operation_from_row(row) if row else None
 
     def operations(
         self, since: datetime | None = None, until: datetime | None = None
@@ -230,7 +169,7 @@ class Journal:
             query = query.where(operations.c.created_at < until)
         with self.reader.connect() as conn:
             for row in conn.execution_options(yield_per=500).execute(query):
-                yield _operation(row)
+                yield operation_from_row(row)
 
     def count(self) -> int:
         with self.reader.connect() as conn:
@@ -240,23 +179,43 @@ class Journal:
     @contextmanager
     def locked_account(self, member: str) -> Iterator[LockedAccount]:
         """A write transaction holding `member`'s lock; commits on leaving, rolls back on error."""
-        locking = select(accounts.c.debited, accounts.c.refunded, accounts.c.credited).where(
-            accounts.c.member == member
-        )
-        with self.writer.begin() as conn:
-            row = conn.execute(locking.with_for_update()).first()
+        params = {"b_member": member}
+        with self._write() as conn:
+            row = conn.execute(LOCK_ACCOUNT, params).first()
             if row is None:
-                self._insert_account(conn, member)
-                row = conn.execute(locking.with_for_update()).one()
+                conn.execute(
+                    open_account(conn.dialect.name), {"b_member": member, "b_now": utcnow()}
+                )
+                row = conn.execute(LOCK_ACCOUNT, params).one()
             yield LockedAccount(conn, member, Totals(*row))
 
-    def _insert_account(self, conn: Connection, member: str) -> None:
-        if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        conn.execute(
-            dialect_insert(accounts)
-            .values(member=member, debited=0, refunded=0, credited=0, updated_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["member"])
-        )
+    def debit(
+        self,
+        member: str,
+        unique_id: str,
+        order_id: str,
+        amount: int,
+        granted: int,
+        answer: dict[str, Any],
+    ) -> Operation:
+        """Record a debit of `amount` if `granted` + credits + refunds - debits covers it.
+
+        Raises OrderExists when `order_id` was debited before, Overdraft when the account
+        cannot cover it.
+        """
+        try:
+            return self._hot().debit(member, unique_id, order_id, amount, granted, answer)
+        except self.writer.dialect.loaded_dbapi.IntegrityError:
+            # The order was there already: its transaction is rolled back; read what it was.
+            earlier = self.order("debit", order_id)
+            if earlier is None:  # the other delivery rolled back meanwhile: nothing to replay
+                raise OrderRecordedConcurrently(order_id) from None
+            raise OrderExists(earlier) from None
+
+    def _hot(self) -> HotPath:
+        if self._hot_path is None:
+            writer, reader = self.writer, self.reader  # before the lock: each takes it too
+            with self._lock:
+                if self._hot_path is None:
+                    self._hot_path = HotPath(writer, reader, self._host_lock)
+        return self._hot_path

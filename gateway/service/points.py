@@ -20,8 +20,16 @@ from gateway.errors import (
     RefundExceedsOrder,
     UserNotFound,
 )
-from gateway.journal import Journal, LockedAccount, Operation, OrderRecordedConcurrently, Totals
-from gateway.journal.store import fingerprint
+from gateway.journal import (
+    Journal,
+    LockedAccount,
+    Operation,
+    OrderExists,
+    OrderRecordedConcurrently,
+    Overdraft,
+    Totals,
+)
+from gateway.journal.records import fingerprint
 from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
 
 log = logging.getLogger(__name__)
@@ -86,23 +94,29 @@ class PointsService:
         """Debit `amount` for `order_id` once; a repeat delivery answers the first result."""
         amount = self.money.amount(amount, "total_points_redeemed")
         member = self.profile(unique_id).employee_id
-        granted = self._granted(member)
+        granted = to_units(self._granted(member))
         units = to_units(amount)
-
-        def debit(acct: LockedAccount) -> OrderResult:
-            earlier = acct.order("debit", order_id)
-            if earlier is not None:
-                return self._replay(earlier, member, units)
-            available = self._balance(granted, acct.totals).available
-            if amount > available:
+        answer = _order_answer(order_id, amount)
+        # The journal checks the balance and debits in one statement; see Journal.debit.
+        for attempt in range(2):
+            try:
+                self.journal.debit(member, unique_id, order_id, units, granted, answer)
+                result = OrderResult("debit", order_id, member, amount, replayed=False)
+                break
+            except OrderExists as exc:
+                result = self._replay(exc.earlier, member, units)
+                break
+            except Overdraft as exc:
+                available = from_units(exc.available)
                 raise InsufficientPoints(
                     f"{format_points(available)} points available, {format_points(amount)} asked",
                     available=available,
-                )
-            acct.record("debit", unique_id, order_id, units, _order_answer(order_id, amount))
-            return OrderResult("debit", order_id, member, amount, replayed=False)
-
-        return self._in_lock(member, debit, order_id, amount)
+                ) from None
+            except OrderRecordedConcurrently:
+                if attempt == 1:
+                    raise
+        self._log("debit", order_id, member, amount, result.replayed)
+        return result
 
     def credit(self, unique_id: str, order_id: str, amount: Decimal) -> OrderResult:
         """Add `amount` to the member's received points once per `order_id`."""
@@ -200,15 +214,19 @@ class PointsService:
             except OrderRecordedConcurrently:
                 if attempt == 1:
                     raise
+        self._log(operation.__name__, order_id, member, amount, result.replayed)
+        return result
+
+    @staticmethod
+    def _log(kind: str, order_id: str, member: str, amount: Decimal, replayed: bool) -> None:
         log.info(
             "%s order=%s member=%s amount=%s replayed=%s",
-            operation.__name__,
+            kind,
             order_id,
             member,
             format_points(amount),
-            result.replayed,
+            replayed,
         )
-        return result
 
     @staticmethod
     def _replay(earlier: Operation, member: str, units: int) -> OrderResult:

@@ -1,0 +1,49 @@
+"""The baseline: bare Flask JSON endpoints under the same gunicorn settings as the gateway.
+
+/balance answers a small JSON object; /insert does one durable SQLite insert (WAL,
+synchronous=FULL, as the gateway's journal) and answers. BENCH_DB names the database file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+
+from flask import Flask, request
+
+app = Flask(__name__)
+_local = threading.local()
+
+
+def db() -> sqlite3.Connection:
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        conn = sqlite3.connect(os.environ["BENCH_DB"], timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, body TEXT)")
+        _local.conn = conn
+    return conn
+
+
+@app.post("/balance")
+def balance() -> dict[str, object]:
+    body = request.get_json()
+    return {"status": "1", "unique_id": body["unique_id"], "points": "700"}
+
+
+@app.post("/insert")
+def insert() -> dict[str, object]:
+    body = request.get_json()
+    conn = db()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "INSERT INTO orders VALUES (?, ?)", (body["order_id"], request.get_data(as_text=True))
+    )
+    conn.execute("COMMIT")
+    return {
+        "status": "1",
+        "message": "Successfully updated",
+        "data": {"order_id": body["order_id"]},
+    }

@@ -1,0 +1,96 @@
+"""The two hottest journal operations, on pooled DBAPI connections.
+
+A debit holds the journal's write lock, so its length caps the redemptions per second the whole
+host can make; measured here, SQLAlchemy's per-execution machinery more than doubled it (see
+docs/BENCHMARKS.md). The SQL and the pool are still SQLAlchemy's: only execution is direct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from sqlalchemy import Engine
+
+from gateway.journal.engines import HostWriteLock, RawStatement
+from gateway.journal.records import Operation, Overdraft, Totals, operation_values
+from gateway.journal.statements import (
+    DEBIT_WITHIN_BALANCE,
+    INSERT_OPERATION_RETURNING_ID,
+    LOCK_ACCOUNT,
+    TOTALS,
+    open_account,
+)
+
+
+class HotPath:
+    def __init__(self, writer: Engine, reader: Engine, host_lock: HostWriteLock | None) -> None:
+        self.writer = writer
+        self.reader = reader
+        self.host_lock = host_lock
+        self.is_sqlite = writer.dialect.name == "sqlite"
+        dialect = writer.dialect
+        self.totals_query = RawStatement(TOTALS, reader.dialect)
+        self.insert_operation = RawStatement(INSERT_OPERATION_RETURNING_ID, dialect)
+        self.debit_within_balance = RawStatement(DEBIT_WITHIN_BALANCE, dialect)
+        self.lock_account = RawStatement(LOCK_ACCOUNT, dialect)
+        self.open_account = RawStatement(open_account(dialect.name), dialect)
+
+    def totals(self, member: str) -> Totals:
+        row = self.totals_query.fetchone(self.reader, {"b_member": member})
+        return Totals(*row) if row else Totals()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A cursor in a write transaction: committed on leaving, rolled back on an exception."""
+        conn = self.writer.raw_connection()
+        try:
+            with self.host_lock.held() if self.host_lock else nullcontext():
+                cursor = conn.cursor()
+                if self.is_sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cursor
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+                cursor.close()
+        finally:
+            conn.close()  # back to the pool
+
+    def debit(
+        self,
+        member: str,
+        unique_id: str,
+        order_id: str,
+        amount: int,
+        granted: int,
+        answer: dict[str, Any],
+    ) -> Operation:
+        """Insert the debit, then take it from the account only if the account covers it.
+
+        A repeated order id raises the driver's IntegrityError from the insert; Journal.debit
+        turns that into a replay. Overdraft rolls the insert back.
+        """
+        values = operation_values("debit", member, unique_id, order_id, amount, answer)
+        move = {
+            "b_member": member,
+            "b_granted": granted,
+            "b_amount": amount,
+            "b_now": values["created_at"],
+        }
+        with self.transaction() as cur:
+            new_id = self.insert_operation.execute(cur, values).fetchone()[0]
+            if self.debit_within_balance.execute(cur, move).rowcount != 1:
+                row = self.lock_account.execute(cur, {"b_member": member}).fetchone()
+                if row is None:  # the member's first operation: open the account, try again
+                    self.open_account.execute(cur, {"b_member": member, "b_now": move["b_now"]})
+                    row = (0, 0, 0)
+                    if self.debit_within_balance.execute(cur, move).rowcount == 1:
+                        row = None
+                if row is not None:
+                    debited, refunded, credited = row
+                    raise Overdraft(granted + credited + refunded - debited)
+        return Operation(id=new_id, **{**values, "answer": answer})

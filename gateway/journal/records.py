@@ -1,0 +1,99 @@
+"""What the journal holds and answers: totals, operations, and the outcomes of a write."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+class OrderRecordedConcurrently(Exception):
+    """Another transaction recorded the same order first; run the whole operation again."""
+
+
+class OrderExists(Exception):
+    """The order was recorded before (by this member or another): `earlier` says how."""
+
+    def __init__(self, earlier: Operation) -> None:
+        super().__init__(earlier.order_id)
+        self.earlier = earlier
+
+
+class Overdraft(Exception):
+    """The debit would take the account below zero; `available` is in ten-thousandths."""
+
+    def __init__(self, available: int) -> None:
+        super().__init__(available)
+        self.available = available
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A member's running totals, in ten-thousandths of a point."""
+
+    debited: int = 0
+    refunded: int = 0
+    credited: int = 0
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: int
+    created_at: datetime
+    kind: str
+    state: str
+    member: str
+    unique_id: str
+    order_id: str
+    amount: int
+    fingerprint: str
+    answer: dict[str, Any]
+
+
+def fingerprint(kind: str, member: str, order_id: str, amount: int) -> str:
+    """What makes two deliveries of an order the same request."""
+    canonical = json.dumps([kind, member, order_id, amount], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we wrote was UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def operation_from_row(row: Any) -> Operation:
+    m = row._mapping
+    return Operation(
+        id=m["id"],
+        created_at=as_utc(m["created_at"]),
+        kind=m["kind"],
+        state=m["state"],
+        member=m["member"],
+        unique_id=m["unique_id"],
+        order_id=m["order_id"],
+        amount=m["amount"],
+        fingerprint=m["fingerprint"],
+        answer=json.loads(m["answer"]),
+    )
+
+
+def operation_values(
+    kind: str, member: str, unique_id: str, order_id: str, amount: int, answer: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "created_at": utcnow(),
+        "kind": kind,
+        "state": "applied",
+        "member": member,
+        "unique_id": unique_id,
+        "order_id": order_id,
+        "amount": amount,
+        "fingerprint": fingerprint(kind, member, order_id, amount),
+        "answer": json.dumps(answer, sort_keys=True),
+    }

@@ -1,0 +1,71 @@
+"""The journal's statements, built once: building and compiling one costs more than SQLite
+running it. Parameters are named b_* so they never collide with column names in an UPDATE.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import BigInteger, Insert, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.journal.tables import accounts, operations
+
+TOTALS = select(accounts.c.debited, accounts.c.refunded, accounts.c.credited).where(
+    accounts.c.member == bindparam("b_member")
+)
+LOCK_ACCOUNT = TOTALS.with_for_update()
+ORDER = select(operations).where(
+    operations.c.kind == bindparam("b_kind"), operations.c.order_id == bindparam("b_order")
+)
+REFUNDS = (
+    select(operations)
+    .where(operations.c.kind == "refund", operations.c.order_id == bindparam("b_order"))
+    .order_by(operations.c.id)
+)
+INSERT_OPERATION = insert(operations)
+# The same insert with every value but the id named, answering the new id (SQLite >= 3.35 and
+# PostgreSQL both RETURN), for the raw path in hot.py.
+INSERT_OPERATION_RETURNING_ID = (
+    insert(operations)
+    .values({c.name: bindparam(c.name, type_=c.type) for c in operations.c if c.name != "id"})
+    .returning(operations.c.id)
+)
+MOVE_TOTAL = {
+    column: update(accounts)
+    .where(accounts.c.member == bindparam("b_member"))
+    .values({column: accounts.c[column] + bindparam("b_amount"), "updated_at": bindparam("b_now")})
+    for column in ("debited", "refunded", "credited")
+}
+TOTAL_MOVED_BY = {"debit": "debited", "refund": "refunded", "credit": "credited"}
+# Debit only while it leaves the account at or above zero: one statement, so the check and the
+# write cannot be split by another transaction (PostgreSQL re-checks it on the newest row).
+DEBIT_WITHIN_BALANCE = (
+    update(accounts)
+    .where(
+        accounts.c.member == bindparam("b_member"),
+        bindparam("b_granted", type_=BigInteger)
+        + accounts.c.credited
+        + accounts.c.refunded
+        - accounts.c.debited
+        >= bindparam("b_amount", type_=BigInteger),
+    )
+    .values(debited=accounts.c.debited + bindparam("b_amount"), updated_at=bindparam("b_now"))
+)
+
+
+@cache
+def open_account(dialect_name: str) -> Insert:
+    """Create a member's account row unless it exists (b_member, b_now)."""
+    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    return (
+        dialect_insert(accounts)
+        .values(
+            member=bindparam("b_member"),
+            debited=0,
+            refunded=0,
+            credited=0,
+            updated_at=bindparam("b_now", type_=accounts.c.updated_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["member"])
+    )
