@@ -19,7 +19,7 @@ run: $(STAMP)
 	@token=$$($(BIN)/points-gateway token --config $(DEMO) DB123) && \
 	echo "Demo gateway on http://127.0.0.1:8000 (Ctrl-C stops it). Try:" && \
 	echo "  curl -s http://127.0.0.1:8000/v1/points/balance -H 'Content-Type: application/json' \\" && \
-	echo "       -d '{\"unique_id\":\"DB123\",\"auth_token\":\"'$$token'\"}'" && echo
+	echo "       -d '{\"unique_id\":\"DB123\",\"auth_token\":\"$$token\"}'" && echo
 	exec $(BIN)/points-gateway serve --config $(DEMO)
 
 lint: $(STAMP)
