@@ -45,6 +45,13 @@ def _role(factory: ConnectorFactory, role: str, conf: ConnectorSettings, kind: t
     return connector
 
 
+def token_authority(settings: Settings) -> TokenAuthority:
+    """Issues and verifies auth tokens; email identities match whatever their case."""
+    return TokenAuthority(
+        settings.secret_keys, settings.token_ttl_seconds, fold_case=settings.identity == "email"
+    )
+
+
 def build_gateway(settings: Settings) -> Gateway:
     """Connectors, journal and service for `settings` (also used by the CLI, without Flask)."""
     factory = ConnectorFactory()
@@ -56,10 +63,8 @@ def build_gateway(settings: Settings) -> Gateway:
         identity=settings.identity,  # type: ignore[arg-type]
         money=MoneyPolicy(settings.max_decimals, settings.max_amount),
     )
-    tokens = TokenAuthority(
-        settings.secret_keys, settings.token_ttl_seconds, fold_case=settings.identity == "email"
-    )
-    return Gateway(settings, service, tokens, ApiKeys(settings.profile_api_keys), journal, factory)
+    api_keys = ApiKeys(settings.profile_api_keys)
+    return Gateway(settings, service, token_authority(settings), api_keys, journal, factory)
 
 
 def create_app(settings: Settings | str | Path | None = None) -> Flask:

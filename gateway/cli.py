@@ -83,13 +83,9 @@ def serve(config_path: str | None, bind: str | None, workers: int | None) -> Non
 @operator_errors
 def token(config_path: str | None, unique_id: str) -> None:
     """Print a valid auth_token for UNIQUE_ID."""
-    from gateway.auth import TokenAuthority
+    from gateway.app import token_authority
 
-    settings = _settings(config_path)
-    authority = TokenAuthority(
-        settings.secret_keys, settings.token_ttl_seconds, fold_case=settings.identity == "email"
-    )
-    click.echo(authority.issue(unique_id))
+    click.echo(token_authority(_settings(config_path)).issue(unique_id))
 
 
 @main.command()
@@ -115,7 +111,7 @@ def check(config_path: str | None) -> None:
         "points": settings.points.name,
     }
     for name, outcome in report.items():
-        click.echo(f"{name:<8} {outcome if outcome != 'ok' else 'ok'}  {where.get(name, '')}")
+        click.echo(f"{name:<8} {outcome}  {where.get(name, '')}")
     if settings.uses_placeholder_secret:
         click.echo("warning: gateway.secret_key is a placeholder; set GATEWAY_SECRET_KEY", err=True)
     if any(v != "ok" for v in report.values()):

@@ -83,14 +83,14 @@ class HotPath:
         }
         with self.transaction() as cur:
             new_id = self.insert_operation.execute(cur, values).fetchone()[0]
-            if self.debit_within_balance.execute(cur, move).rowcount != 1:
+            taken = self.debit_within_balance.execute(cur, move).rowcount == 1
+            if not taken:
                 row = self.lock_account.execute(cur, {"b_member": member}).fetchone()
                 if row is None:  # the member's first operation: open the account, try again
                     self.open_account.execute(cur, {"b_member": member, "b_now": move["b_now"]})
+                    taken = self.debit_within_balance.execute(cur, move).rowcount == 1
                     row = (0, 0, 0)
-                    if self.debit_within_balance.execute(cur, move).rowcount == 1:
-                        row = None
-                if row is not None:
+                if not taken:
                     debited, refunded, credited = row
                     raise Overdraft(granted + credited + refunded - debited)
         return Operation(id=new_id, **{**values, "answer": answer})

@@ -97,24 +97,22 @@ class PointsService:
         granted = to_units(self._granted(member))
         units = to_units(amount)
         answer = _order_answer(order_id, amount)
+
         # The journal checks the balance and debits in one statement; see Journal.debit.
-        for attempt in range(2):
+        def debit() -> OrderResult:
             try:
                 self.journal.debit(member, unique_id, order_id, units, granted, answer)
-                result = OrderResult("debit", order_id, member, amount, replayed=False)
-                break
+                return OrderResult("debit", order_id, member, amount, replayed=False)
             except OrderExists as exc:
-                result = self._replay(exc.earlier, member, units)
-                break
+                return self._replay(exc.earlier, member, units)
             except Overdraft as exc:
                 available = from_units(exc.available)
                 raise InsufficientPoints(
                     f"{format_points(available)} points available, {format_points(amount)} asked",
                     available=available,
                 ) from None
-            except OrderRecordedConcurrently:
-                if attempt == 1:
-                    raise
+
+        result = self._once_more_on_race(debit)
         self._log("debit", order_id, member, amount, result.replayed)
         return result
 
@@ -204,18 +202,23 @@ class PointsService:
         amount: Decimal,
     ) -> R:
         """Run `operation` holding the member's lock, and log what it did."""
-        # Two members sending the same new order id at once: one insert loses the race, and on
-        # the second run it sees the order and answers replay or conflict.
-        for attempt in range(2):
-            try:
-                with self.journal.locked_account(member) as acct:
-                    result = operation(acct)
-                break
-            except OrderRecordedConcurrently:
-                if attempt == 1:
-                    raise
+
+        def locked() -> R:
+            with self.journal.locked_account(member) as acct:
+                return operation(acct)
+
+        result = self._once_more_on_race(locked)
         self._log(operation.__name__, order_id, member, amount, result.replayed)
         return result
+
+    @staticmethod
+    def _once_more_on_race(attempt: Callable[[], R]) -> R:
+        """Two members sending the same new order id at once: one insert loses the race, and
+        run again it sees the order and answers replay or conflict."""
+        try:
+            return attempt()
+        except OrderRecordedConcurrently:
+            return attempt()
 
     @staticmethod
     def _log(kind: str, order_id: str, member: str, amount: Decimal, replayed: bool) -> None:
