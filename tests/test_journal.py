@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -160,3 +161,36 @@ def test_debits_from_many_threads_never_overdraw(journal):
         results = list(pool.map(debit, range(40)))
     assert results.count(True) == 14  # 14 x 7 = 98 <= 100 < 105
     assert journal.totals("M").debited == 98
+
+
+def test_sqlite_reads_follow_writes_in_each_thread_and_forked_child(tmp_path: Path):
+    """Reads use one kept-open connection per thread; a forked worker must open its own (a
+    SQLite connection used across fork corrupts), and every read sees the latest commit."""
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.db'}")
+    journal.create_schema()
+    journal.debit("m", "m", "o1", 10, 100, {})
+    assert journal.totals("m") == Totals(debited=10)
+    parent_cursor = journal._hot().thread_readers.cursor()
+
+    seen: list[Totals] = []
+    thread = threading.Thread(target=lambda: seen.append(journal.totals("m")))
+    journal.debit("m", "m", "o2", 5, 100, {})
+    thread.start()
+    thread.join()
+    assert seen == [Totals(debited=15)] and journal.totals("m") == Totals(debited=15)
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running pytest's teardown
+        try:
+            own = journal._hot().thread_readers.cursor() is not parent_cursor
+            journal.debit("m", "m", "o3", 1, 100, {})
+            os.write(write_end, f"{own} {journal.totals('m').debited}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    report = os.read(read_end, 100).decode()
+    os.waitpid(pid, 0)
+    assert report == "True 16"
+    assert journal.totals("m") == Totals(debited=16)
+    journal.dispose()

@@ -18,11 +18,15 @@ class InvalidJson(GatewayError):
     error_code = "invalid_json"
 
 
+# Numbers become Decimal at once, so 348.5 is never the float 348.49999...; NaN and Infinity
+# become Decimal too, and the money rules refuse them with a clear message. Built once: json.loads
+# with these arguments would build a new decoder on every call.
+DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=Decimal)
+
+
 def _loads(text: str) -> Any:
-    # Numbers become Decimal at once, so 348.5 is never the float 348.49999...; NaN and Infinity
-    # become Decimal too, and the money rules refuse them with a clear message.
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+        return DECODER.decode(text)
     except json.JSONDecodeError as strict_error:
         # Xoxoday's own Refund sample has a trailing comma; json5 reads such near-JSON.
         try:

@@ -98,6 +98,10 @@ class RawStatement:
         self._compiled = compiled
         self.sql = compiled.string
         self._order = compiled.positiontup if compiled.positional else None
+        # With no literal values in the statement, the parameters are exactly the caller's:
+        # construct_params would only copy them, at a cost comparable to the query itself.
+        self._only_caller_values = all(bind.required for bind in compiled.binds.values())
+        self._names = tuple(compiled.binds)
         self._processors: dict[str, Any] = {}
         for name, bind in compiled.binds.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -105,8 +109,11 @@ class RawStatement:
                 self._processors[name] = processor
 
     def args(self, params: dict[str, Any]) -> Any:
-        # construct_params adds the statement's own literal values (e.g. an account's zeros).
-        values = self._compiled.construct_params(params)
+        if self._only_caller_values:
+            values = {name: params[name] for name in self._names}
+        else:
+            # construct_params adds the statement's own literal values (e.g. an account's zeros).
+            values = self._compiled.construct_params(params)
         for name, processor in self._processors.items():
             values[name] = processor(values[name])
         return tuple(values[k] for k in self._order) if self._order is not None else values
@@ -115,13 +122,40 @@ class RawStatement:
         cursor.execute(self.sql, self.args(params))
         return cursor
 
-    def fetchone(self, engine: Engine, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """One row on a pooled connection of its own (for single reads)."""
-        conn = engine.raw_connection()
-        try:
-            cursor = self.execute(conn.cursor(), params)
-            row = cursor.fetchone()
-            cursor.close()
-            return tuple(row) if row is not None else None
-        finally:
-            conn.close()  # back to the pool
+    def fetchone(self, cursor: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        row = self.execute(cursor, params).fetchone()
+        return tuple(row) if row is not None else None
+
+
+_forks = 0  # how many forks this process descends from: a child must not reuse its parent's
+
+
+def _count_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
+
+
+class ThreadReaders:
+    """One SQLite reading connection and cursor per thread (and process), kept open.
+
+    A SQLite read is a few microseconds; the pool's checkout and check-in around it cost more
+    than that (docs/BENCHMARKS.md). Each connection is detached from the engine's pool, so it
+    was set up by the engine's connect events and is closed when its thread ends. It never
+    opens a transaction, and a one-row read leaves no statement pending, so each read sees the
+    latest commit and no reader holds back a WAL checkpoint.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+
+    def cursor(self) -> Any:
+        local = self._local
+        if getattr(local, "forks", None) != _forks:  # a forked worker opens its own
+            proxied = self.engine.raw_connection()
+            local.cursor, local.forks = proxied.driver_connection.cursor(), _forks
+            proxied.detach()
+        return local.cursor

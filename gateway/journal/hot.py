@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from gateway.journal.engines import HostWriteLock, RawStatement
+from gateway.journal.engines import HostWriteLock, RawStatement, ThreadReaders
 from gateway.journal.records import Operation, Overdraft, Totals, operation_values
 from gateway.journal.statements import (
     DEBIT_WITHIN_BALANCE,
@@ -30,6 +30,7 @@ class HotPath:
         self.reader = reader
         self.host_lock = host_lock
         self.is_sqlite = writer.dialect.name == "sqlite"
+        self.thread_readers = ThreadReaders(reader) if self.is_sqlite else None
         dialect = writer.dialect
         self.totals_query = RawStatement(TOTALS, reader.dialect)
         self.insert_operation = RawStatement(INSERT_OPERATION_RETURNING_ID, dialect)
@@ -38,7 +39,17 @@ class HotPath:
         self.open_account = RawStatement(open_account(dialect.name), dialect)
 
     def totals(self, member: str) -> Totals:
-        row = self.totals_query.fetchone(self.reader, {"b_member": member})
+        params = {"b_member": member}
+        if self.thread_readers is not None:
+            row = self.totals_query.fetchone(self.thread_readers.cursor(), params)
+        else:
+            conn = self.reader.raw_connection()
+            try:
+                cursor = conn.cursor()
+                row = self.totals_query.fetchone(cursor, params)
+                cursor.close()
+            finally:
+                conn.close()  # back to the pool
         return Totals(*row) if row else Totals()
 
     @contextmanager
