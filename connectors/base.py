@@ -94,5 +94,6 @@ class GrantsSource(Connector):
     """
 
     @abstractmethod
-    def granted(self, employee_id: str) -> Decimal | None:
-        """Total points granted to `employee_id`, or None when the source does not know them."""
+    def granted(self, profile: Profile) -> Decimal | None:
+        """Total points granted to the employee `profile` (found by the profile source), or
+        None when the source does not know them. Most sources key on `profile.employee_id`."""

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.base import ConnectorConfigError
+from connectors.base import ConnectorConfigError, Profile
 from connectors.csv_source import CsvConnector
 from tests.conftest import EMPLOYEES, write_csv
 
@@ -16,6 +16,11 @@ from tests.conftest import EMPLOYEES, write_csv
 @pytest.fixture
 def csv_path(tmp_path):
     return write_csv(tmp_path / "employees.csv", EMPLOYEES)
+
+
+def elsewhere(employee_id):
+    """A profile found by another connector (profile and points from different sources)."""
+    return Profile(employee_id=employee_id, email="", first_name="", last_name="")
 
 
 def replace(path, rows, header=None):
@@ -32,8 +37,9 @@ def test_lookup_by_each_identity(csv_path):
     assert c.find("mobile", "9876543215").employee_id == "U1000"
     assert c.find("employee_id", "u1000") is None  # ids are exact; only emails fold case
     assert c.find("mobile", "") is None
-    assert c.granted("TTE032S99ERCL") == Decimal("1651.5")
-    assert c.granted("nobody") is None
+    assert c.granted(c.find("employee_id", "TTE032S99ERCL")) == Decimal("1651.5")
+    assert c.granted(elsewhere("TTE032S99ERCL")) == Decimal("1651.5")
+    assert c.granted(elsewhere("nobody")) is None
 
 
 def test_profile_keeps_the_raw_row(csv_path):
@@ -56,7 +62,7 @@ def test_column_mapping_and_bom(tmp_path):
     }
     c = CsvConnector(str(path), columns=columns, delimiter=";")
     assert c.find("email", "X1@example.com").last_name == "Lee"
-    assert c.granted("X1") == Decimal("12.5")
+    assert c.granted(elsewhere("X1")) == Decimal("12.5")
 
 
 def test_a_replaced_file_is_seen_by_the_next_call(csv_path):
@@ -64,7 +70,24 @@ def test_a_replaced_file_is_seen_by_the_next_call(csv_path):
     assert c.find("employee_id", "NEW1") is None
     replace(csv_path, [*EMPLOYEES, "NEW1,new1@example.com,New,Person,,,,,42"])
     assert c.find("employee_id", "NEW1").email == "new1@example.com"
-    assert c.granted("NEW1") == Decimal(42)
+    assert c.granted(c.find("employee_id", "NEW1")) == Decimal(42)
+
+
+def test_points_of_another_sources_profile_follow_a_replaced_file(csv_path):
+    c = CsvConnector(str(csv_path))
+    assert c.granted(elsewhere("U1000")) == Decimal(1000)
+    replace(csv_path, [row.replace(",1000", ",1250") for row in EMPLOYEES])
+    assert c.granted(elsewhere("U1000")) == Decimal(1250)
+
+
+def test_a_found_profile_gets_the_points_of_the_same_file(csv_path):
+    """One request reads the person and their points from one version of the file, even when
+    HR replaces it in between; the request after sees the new file."""
+    c = CsvConnector(str(csv_path))
+    kelly = c.find("employee_id", "U1000")
+    replace(csv_path, [row.replace(",1000", ",1250") for row in EMPLOYEES])
+    assert c.granted(kelly) == Decimal(1000)
+    assert c.granted(c.find("employee_id", "U1000")) == Decimal(1250)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +116,7 @@ def test_a_malformed_replacement_is_refused_and_old_data_serves(
     replace(csv_path, rows, header)
     with caplog.at_level(logging.ERROR):
         assert c.find("employee_id", "U1000").first_name == "Kelly"
-        assert c.granted("U1000") == Decimal(1000)
+        assert c.granted(c.find("employee_id", "U1000")) == Decimal(1000)
     assert why in caplog.text and "refused" in caplog.text
     # Refused once, not re-read on every call until the file changes again.
     caplog.clear()
@@ -135,7 +158,7 @@ def test_no_points_column(tmp_path):
     c = CsvConnector(str(path))
     assert c.find("employee_id", "1") is not None
     with pytest.raises(ConnectorConfigError, match="points"):
-        c.granted("1")
+        c.granted(c.find("employee_id", "1"))
 
 
 def test_replacing_the_csv_keeps_the_journal(api, employees_csv):

@@ -86,15 +86,16 @@ class PointsService:
         return profile
 
     def balance(self, unique_id: str) -> BalanceResult:
-        member = self.profile(unique_id).employee_id
-        return self._balance(self._granted(member), self.journal.totals(member))
+        profile = self.profile(unique_id)
+        return self._balance(self._granted(profile), self.journal.totals(profile.employee_id))
 
     # -- writing -----------------------------------------------------------------------------
     def redeem(self, unique_id: str, order_id: str, amount: Decimal) -> OrderResult:
         """Debit `amount` for `order_id` once; a repeat delivery answers the first result."""
         amount = self.money.amount(amount, "total_points_redeemed")
-        member = self.profile(unique_id).employee_id
-        granted = to_units(self._granted(member))
+        profile = self.profile(unique_id)
+        member = profile.employee_id
+        granted = to_units(self._granted(profile))
         units = to_units(amount)
         answer = _order_answer(order_id, amount)
 
@@ -184,8 +185,8 @@ class PointsService:
         return report
 
     # -- helpers -----------------------------------------------------------------------------
-    def _granted(self, member: str) -> Decimal:
-        granted = self.grants.granted(member)
+    def _granted(self, profile: Profile) -> Decimal:
+        granted = self.grants.granted(profile)
         return granted if granted is not None else Decimal(0)
 
     @staticmethod
