@@ -14,14 +14,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from bench import load
 
 REPO = Path(__file__).resolve().parent.parent
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
+WARMUP = 0.5
 USERS = 1000
 SECRET = "bench-secret-key-0123456789"
 GUNICORN = [
@@ -52,12 +55,16 @@ def serve(app: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[by
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # The master listens before its workers have imported the app: wait for an HTTP answer.
     for _ in range(150):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+        except urllib.error.HTTPError:  # any status means a worker answered
             return proc, port
         except OSError:
             time.sleep(0.2)
+        else:
+            return proc, port
     proc.kill()
     raise RuntimeError(f"{app} did not start")
 
@@ -84,8 +91,29 @@ options = {{ path = "employees.csv" }}
     return config
 
 
-def median_run(runs: list[load.Result]) -> load.Result:
-    return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def cpu_seconds(server: subprocess.Popen[bytes]) -> float:
+    """CPU time used so far by a gunicorn master and its workers (Linux /proc)."""
+    kids = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    total = 0
+    for pid in [server.pid, *map(int, kids)]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(
+    server: tuple[subprocess.Popen[bytes], int], path: str, body: load.BodyMaker
+) -> tuple[float, float, int]:
+    """(requests/s, server CPU µs per request, failed requests) of one round of load."""
+    before = cpu_seconds(server[0])
+    result = load.run("127.0.0.1", server[1], path, body, seconds=SECONDS, warmup=WARMUP)
+    cpu = cpu_seconds(server[0]) - before
+    done = (result.requests + result.errors) * (SECONDS + WARMUP) / SECONDS  # warm-up used CPU too
+    return result.rps, cpu / done * 1e6, result.errors
 
 
 def main() -> list[dict[str, object]]:
@@ -125,27 +153,26 @@ def main() -> list[dict[str, object]]:
                 ("redeem (durable)", "/insert", "/v1/points/redeem", redeem_body, 0.80),
             ]
             for name, bare_path, gw_path, body, target in cases:
-                # This machine's speed drifts from second to second: alternate the two servers
-                # over several rounds and compare medians, so drift hits both alike.
-                bare_runs, gw_runs = [], []
+                # This machine's speed drifts by tens of percent from second to second: run the
+                # two servers in turn, pair each gateway round with the bare round just before
+                # it, and take the median of the paired ratios, so drift hits both sides alike.
+                bare, gw = [], []
                 for _ in range(ROUNDS):
-                    bare_runs.append(
-                        load.run("127.0.0.1", servers["bare"][1], bare_path, body, seconds=SECONDS)
-                    )
-                    gw_runs.append(
-                        load.run("127.0.0.1", servers["gateway"][1], gw_path, body, seconds=SECONDS)
-                    )
-                bare, gw = median_run(bare_runs), median_run(gw_runs)
+                    bare.append(measured(servers["bare"], bare_path, body))
+                    gw.append(measured(servers["gateway"], gw_path, body))
+                ratios = sorted(g[0] / b[0] for b, g in zip(bare, gw, strict=True))
+                quarter = len(ratios) // 4
                 rows.append(
                     {
                         "benchmark": name,
-                        "bare_rps": bare.rps,
-                        "gateway_rps": gw.rps,
-                        "ratio": gw.rps / bare.rps,
+                        "bare_rps": median([b[0] for b in bare]),
+                        "gateway_rps": median([g[0] for g in gw]),
+                        "ratio": median(ratios),
+                        "spread": f"{ratios[quarter]:.2f}-{ratios[-1 - quarter]:.2f}",
                         "target": target,
-                        "bare_p99_ms": bare.percentile(99),
-                        "gateway_p99_ms": gw.percentile(99),
-                        "errors": sum(r.errors for r in bare_runs + gw_runs),
+                        "bare_cpu_us": median([b[1] for b in bare]),
+                        "gateway_cpu_us": median([g[1] for g in gw]),
+                        "errors": sum(run[2] for run in bare + gw),
                     }
                 )
         finally:
@@ -155,36 +182,27 @@ def main() -> list[dict[str, object]]:
     return rows
 
 
-COLUMNS = [
-    ("benchmark", "{:<18}"),
-    ("bare req/s", "{:>10.0f}"),
-    ("gateway req/s", "{:>13.0f}"),
-    ("ratio", "{:>6.2f}"),
-    ("target", ">={:<5}"),
-    ("bare p99 ms", "{:>11.1f}"),
-    ("gw p99 ms", "{:>9.1f}"),
-    ("errors", "{:>6}"),
-]
-KEYS = [
-    "benchmark",
-    "bare_rps",
-    "gateway_rps",
-    "ratio",
-    "target",
-    "bare_p99_ms",
-    "gateway_p99_ms",
-    "errors",
+COLUMNS = [  # heading, cell format (as wide as the heading), key
+    ("benchmark         ", "{:<18}", "benchmark"),
+    ("bare req/s", "{:>10.0f}", "bare_rps"),
+    ("gateway req/s", "{:>13.0f}", "gateway_rps"),
+    ("ratio", "{:>5.2f}", "ratio"),
+    ("mid half ", "{:>9}", "spread"),
+    ("target", ">={:<4}", "target"),
+    ("bare µs/req", "{:>11.0f}", "bare_cpu_us"),
+    ("gw µs/req", "{:>9.0f}", "gateway_cpu_us"),
+    ("errors", "{:>6}", "errors"),
 ]
 
 
 def print_table(rows: list[dict[str, object]]) -> None:
-    print(
-        "  ".join(f"{name:>{len(fmt.format(0) if 'f' in fmt else name)}}" for name, fmt in COLUMNS)
-    )
+    """ratio: median of the paired per-round ratios; mid half: their interquartile range;
+    µs/req: server CPU (gunicorn master and workers) per request, median over rounds."""
+    print("  ".join(head for head, _, _ in COLUMNS))
     for r in rows:
-        cells = [fmt.format(r[key]) for (_, fmt), key in zip(COLUMNS, KEYS, strict=True)]
-        verdict = "ok" if r["ratio"] >= r["target"] else "MISS"  # type: ignore[operator]
-        print("  ".join(cells), verdict)
+        met = r["ratio"] >= r["target"] and not r["errors"]  # type: ignore[operator]
+        verdict = "ok" if met else "MISS"
+        print("  ".join(fmt.format(r[key]) for _, fmt, key in COLUMNS), verdict)
 
 
 if __name__ == "__main__":
