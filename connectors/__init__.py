@@ -8,6 +8,7 @@ from connectors.base import (
     Profile,
     ProfileSource,
     UpstreamAuthFailed,
+    UpstreamError,
     UpstreamUnavailable,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "Profile",
     "ProfileSource",
     "UpstreamAuthFailed",
+    "UpstreamError",
     "UpstreamUnavailable",
 ]

@@ -22,6 +22,10 @@ class FilePath(fields.String):
     """An option naming a file: a relative path is resolved against the config file's folder."""
 
 
+class Secret(fields.String):
+    """An option that must never reach a log line (a password, an api key): it is redacted."""
+
+
 class ConnectorError(Exception):
     """Base of everything a connector raises; `error_code` is what the gateway answers."""
 
@@ -32,6 +36,10 @@ class UpstreamUnavailable(ConnectorError):
     """The system behind the connector cannot be reached or refused to serve."""
 
     error_code = "upstream_unavailable"
+
+
+class UpstreamError(ConnectorError):
+    """The system answered, but with an error or an answer we cannot read."""
 
 
 class UpstreamAuthFailed(ConnectorError):
@@ -70,6 +78,8 @@ class Connector(ABC):
 
     #: marshmallow schema of the connector's `options` table; validated before __init__.
     options_schema: ClassVar[type[Schema]]
+    #: True when it calls another system over the network: its profile lookups are cached.
+    remote: ClassVar[bool] = False
 
     def check(self) -> None:  # noqa: B027 - optional hook, healthy by default
         """Raise a ConnectorError when the system behind the connector is not usable."""

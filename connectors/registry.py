@@ -11,9 +11,16 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields
 
-from connectors.base import Connector, ConnectorConfigError, FilePath
+from connectors.base import (
+    Connector,
+    ConnectorConfigError,
+    FilePath,
+    GrantsSource,
+    ProfileSource,
+    Secret,
+)
 
 GROUP = "points_gateway.connectors"
 
@@ -59,6 +66,42 @@ def validate_options(
         if base is not None and isinstance(field, FilePath) and loaded.get(name):
             loaded[name] = str((base / loaded[name]).resolve())
     return loaded
+
+
+def secret_values(cls: type[Connector], options: dict[str, Any]) -> tuple[str, ...]:
+    """The values of the options the connector's schema marks Secret, for log redaction."""
+    schema = cls.options_schema()
+    return tuple(
+        str(options[name])
+        for name, field in schema.fields.items()
+        if isinstance(field, Secret) and options.get(name)
+    )
+
+
+def roles(cls: type[Connector]) -> list[str]:
+    """Which configuration sections the class can serve: profile, points."""
+    return [
+        role
+        for role, kind in (("profile", ProfileSource), ("points", GrantsSource))
+        if issubclass(cls, kind)
+    ]
+
+
+def describe_options(schema: Schema, prefix: str = "") -> list[str]:
+    """One line per option (nested tables flattened): name, type, required or default."""
+    lines = []
+    for name, field in schema.fields.items():
+        if isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
+            lines += describe_options(field.schema, f"{prefix}{name}.")
+            continue
+        if field.required:
+            need = "required"
+        elif callable(field.load_default):
+            need = "optional"
+        else:
+            need = f"default {json.dumps(field.load_default, default=str)}"
+        lines.append(f"{prefix}{name} ({type(field).__name__.lower()}, {need})")
+    return lines
 
 
 class ConnectorFactory:

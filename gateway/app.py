@@ -11,6 +11,7 @@ from typing import TypeVar
 from flask import Flask
 
 from connectors.base import GrantsSource, ProfileSource
+from connectors.cache import CachedProfiles
 from connectors.registry import ConnectorFactory
 from gateway import api, logs
 from gateway.auth import ApiKeys, TokenAuthority
@@ -56,8 +57,11 @@ def build_gateway(settings: Settings) -> Gateway:
     """Connectors, journal and service for `settings` (also used by the CLI, without Flask)."""
     factory = ConnectorFactory()
     journal = Journal(settings.database_url)
+    profiles = _role(factory, "profile", settings.profile, ProfileSource)
+    if settings.profile_cache is not None:
+        profiles = CachedProfiles(profiles, **settings.profile_cache)
     service = PointsService(
-        profiles=_role(factory, "profile", settings.profile, ProfileSource),
+        profiles=profiles,
         grants=_role(factory, "points", settings.points, GrantsSource),
         journal=journal,
         identity=settings.identity,  # type: ignore[arg-type]

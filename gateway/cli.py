@@ -118,6 +118,20 @@ def check(config_path: str | None) -> None:
         sys.exit(1)
 
 
+@main.command()
+def connectors() -> None:
+    """List the installed connectors, what each can serve, and its options."""
+    from connectors.registry import available, describe_options, roles
+
+    for name, cls in sorted(available().items()):
+        where = "remote" if cls.remote else "local"
+        click.echo(
+            f"{name}  ({cls.__module__}.{cls.__qualname__}; {', '.join(roles(cls))}; {where})"
+        )
+        for line in describe_options(cls.options_schema()):
+            click.echo(f"    {line}")
+
+
 @main.group()
 def journal() -> None:
     """Read the journal of operations."""

@@ -19,7 +19,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from connectors.base import IDENTITY_FIELDS
-from connectors.registry import BadOptions, UnknownConnector, connector_class, validate_options
+from connectors.cache import CacheOptions
+from connectors.registry import (
+    BadOptions,
+    UnknownConnector,
+    connector_class,
+    secret_values,
+    validate_options,
+)
 
 #: Where the packaged demo lives; `serve`, `token`, ... use it when given no config at all.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +66,11 @@ class ConnectorSection(Schema):
     options = fields.Dict(keys=fields.String(), load_default=dict)
 
 
+class ProfileSection(ConnectorSection):
+    # Profiles (never points) may be cached; on by default for remote connectors.
+    cache = fields.Nested(CacheOptions, load_default=lambda: CacheOptions().load({}))
+
+
 class ServerSection(Schema):
     bind = fields.String(load_default="127.0.0.1:8000")
     workers = fields.Integer(load_default=2, validate=validate.Range(min=1, max=64))
@@ -67,7 +79,7 @@ class ServerSection(Schema):
 
 class ConfigSchema(Schema):
     gateway = fields.Nested(GatewaySection, required=True)
-    profile = fields.Nested(ConnectorSection, required=True)
+    profile = fields.Nested(ProfileSection, required=True)
     points = fields.Nested(ConnectorSection, required=True)
     server = fields.Nested(ServerSection, load_default=lambda: ServerSection().load({}))
 
@@ -76,6 +88,7 @@ class ConfigSchema(Schema):
 class ConnectorSettings:
     name: str
     options: dict[str, Any]
+    secrets: tuple[str, ...] = ()  # option values to redact from logs
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class Settings:
     log_level: str
     profile: ConnectorSettings
     points: ConnectorSettings
+    profile_cache: dict[str, Any] | None  # CachedProfiles options, or None for no cache
     bind: str
     workers: int
     timeout: int
@@ -102,7 +116,12 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         """Every value that must never reach a log line."""
-        return (*self.secret_keys, *self.profile_api_keys)
+        return (
+            *self.secret_keys,
+            *self.profile_api_keys,
+            *self.profile.secrets,
+            *self.points.secrets,
+        )
 
 
 def _first_problem(messages: Any, path: str = "") -> str:
@@ -143,7 +162,15 @@ def _connector(section: str, raw: dict[str, Any], base: Path) -> ConnectorSettin
         raise ConfigError(f"{section}.connector: {exc}") from None
     except BadOptions as exc:
         raise ConfigError(_first_problem(exc.messages, f"{section}.options")) from None
-    return ConnectorSettings(raw["connector"], options)
+    return ConnectorSettings(raw["connector"], options, secret_values(cls, options))
+
+
+def _profile_cache(raw: dict[str, Any]) -> dict[str, Any] | None:
+    options = dict(raw["cache"])
+    enabled = options.pop("enabled")
+    if enabled is None:
+        enabled = connector_class(raw["connector"]).remote
+    return options if enabled else None
 
 
 def load_settings(
@@ -185,6 +212,7 @@ def load_settings(
         log_level=gw["log_level"],
         profile=_connector("profile", data["profile"], base),
         points=_connector("points", data["points"], base),
+        profile_cache=_profile_cache(data["profile"]),
         bind=data["server"]["bind"],
         workers=data["server"]["workers"],
         timeout=data["server"]["timeout"],

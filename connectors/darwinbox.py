@@ -1,0 +1,172 @@
+"""Darwinbox: employee profiles from the Employee Master API.
+
+`POST {tenant}/masterapi/employee` with Basic auth, and in the body the `api_key` and
+`datasetKey` of a dataset (active employees; optionally a second pair for inactive ones) and
+`employee_ids`. The API looks people up by employee id only, so lookups by email or mobile
+read the whole dataset once and index it, for `directory_ttl_seconds`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from connectors.base import (
+    IdentityField,
+    Profile,
+    ProfileSource,
+    Secret,
+    UpstreamAuthFailed,
+    UpstreamError,
+)
+from connectors.http import HttpClient, HttpPolicy, http_options_field
+
+#: Xoxoday's legacy profile uses Darwinbox's names, but for `department` (`department_name`).
+FIELDS = {
+    "employee_id": "employee_id",
+    "email": "company_email_id",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "mobile": "primary_mobile_number",
+    "designation": "designation_name",
+    "department": "department_name",
+    "company": "group_company",
+}
+
+
+class DarwinboxOptions(Schema):
+    tenant_url = fields.Url(required=True, schemes={"https", "http"})
+    username = fields.String(required=True, validate=validate.Length(min=1))
+    password = Secret(required=True, validate=validate.Length(min=1))
+    api_key = Secret(required=True, validate=validate.Length(min=1))
+    dataset_key = Secret(required=True, validate=validate.Length(min=1))
+    # The separate pair Darwinbox issues for employees who have left: refunds still find them.
+    inactive_api_key = Secret(load_default=None)
+    inactive_dataset_key = Secret(load_default=None)
+    directory_ttl_seconds = fields.Float(load_default=900.0, validate=validate.Range(min=1))
+    http = http_options_field()
+
+    @validates_schema
+    def _inactive_pair(self, data: dict[str, Any], **_: Any) -> None:
+        if bool(data.get("inactive_api_key")) != bool(data.get("inactive_dataset_key")):
+            raise ValidationError("give both or neither", "inactive_dataset_key")
+
+
+@dataclass(frozen=True)
+class _Dataset:
+    api_key: str
+    dataset_key: str
+    active: bool
+
+
+class DarwinboxConnector(ProfileSource):
+    options_schema = DarwinboxOptions
+    remote = True
+
+    def __init__(
+        self,
+        tenant_url: str,
+        username: str,
+        password: str,
+        api_key: str,
+        dataset_key: str,
+        inactive_api_key: str | None = None,
+        inactive_dataset_key: str | None = None,
+        directory_ttl_seconds: float = 900.0,
+        http: dict[str, Any] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.url = tenant_url.rstrip("/") + "/masterapi/employee"
+        self.client = HttpClient("darwinbox", HttpPolicy(**(http or {})), session)
+        self.client.session.auth = (username, password)
+        self.datasets = [_Dataset(api_key, dataset_key, active=True)]
+        if inactive_api_key and inactive_dataset_key:
+            self.datasets.append(_Dataset(inactive_api_key, inactive_dataset_key, active=False))
+        self.directory_ttl = directory_ttl_seconds
+        self._directory: dict[tuple[str, str], Profile] = {}
+        self._directory_at = float("-inf")
+        self._directory_lock = threading.Lock()
+
+    def find(self, by: IdentityField, value: str) -> Profile | None:
+        value = value.strip()
+        if not value:
+            return None
+        if by == "employee_id":
+            for dataset in self.datasets:
+                for row in self._employees(dataset, [value]):
+                    if str(row.get("employee_id", "")) == value:
+                        return _profile(row, dataset.active)
+            return None
+        return self._directory_of_everyone().get((by, value.lower() if by == "email" else value))
+
+    def check(self) -> None:
+        self._employees(self.datasets[0], ["points-gateway-health-check"])
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _employees(self, dataset: _Dataset, ids: list[str]) -> list[dict[str, Any]]:
+        body = {"api_key": dataset.api_key, "datasetKey": dataset.dataset_key, "employee_ids": ids}
+        response = self.client.request("POST", self.url, idempotent=True, json=body)
+        status = response.status_code
+        if status in (401, 403):
+            raise UpstreamAuthFailed(f"darwinbox: credentials refused (HTTP {status})")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise UpstreamError(f"darwinbox: HTTP {status}, not a JSON object")
+        rows = answer.get("employee_data")
+        if str(answer.get("status")) == "1" and isinstance(rows, list):
+            return [r for r in rows if isinstance(r, dict)]
+        message = str(answer.get("message") or f"HTTP {status}")
+        if _means_nobody(message):
+            return []
+        if "key" in message.lower() or "auth" in message.lower():
+            raise UpstreamAuthFailed(f"darwinbox: {message}")
+        raise UpstreamError(f"darwinbox: {message}")
+
+    def _directory_of_everyone(self) -> dict[tuple[str, str], Profile]:
+        with self._directory_lock:  # one refresh at a time; the others wait for its result
+            if time.monotonic() - self._directory_at >= self.directory_ttl:
+                directory: dict[tuple[str, str], Profile] = {}
+                for dataset in reversed(self.datasets):  # active last: it wins a clash
+                    for row in self._employees(dataset, []):
+                        profile = _profile(row, dataset.active)
+                        if profile.email:
+                            directory[("email", profile.email.lower())] = profile
+                        if profile.mobile:
+                            directory[("mobile", profile.mobile)] = profile
+                self._directory, self._directory_at = directory, time.monotonic()
+            return self._directory
+
+
+def _means_nobody(message: str) -> bool:
+    text = message.lower()
+    return "no employee" in text or "not found" in text or "no data" in text
+
+
+def _profile(row: dict[str, Any], active: bool) -> Profile:
+    def cell(name: str) -> str:
+        value = row.get(FIELDS[name])
+        return "" if value is None else str(value).strip()
+
+    status = str(row.get("employee_status", "")).strip().lower()
+    return Profile(
+        employee_id=cell("employee_id"),
+        email=cell("email"),
+        first_name=cell("first_name"),
+        last_name=cell("last_name"),
+        mobile=cell("mobile"),
+        designation=cell("designation"),
+        department=cell("department"),
+        company=cell("company"),
+        active=active and status not in ("inactive", "exited", "terminated"),
+        raw=row,
+    )

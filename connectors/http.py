@@ -1,0 +1,187 @@
+"""HTTP for connectors: a pooled requests Session, timeouts, safe retries, a circuit breaker.
+
+Retries (tenacity) stay within a total budget below the request's own deadline, back off
+exponentially with jitter and honour Retry-After when it fits the budget. Only what is safe is
+retried: any failure of an idempotent call (a lookup), but for a call that moves points only a
+failure to connect, because anything later may mean the system received it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from marshmallow import Schema, fields, validate
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential,
+    wait_random,
+)
+from urllib3.exceptions import NewConnectionError
+
+from connectors.base import ConnectorError, UpstreamAuthFailed, UpstreamError, UpstreamUnavailable
+from connectors.breaker import CircuitBreaker
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class HttpOptions(Schema):
+    """The `http` table of a remote connector's options."""
+
+    connect_timeout = fields.Float(load_default=3.05, validate=validate.Range(min=0.01))
+    read_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.01))
+    # All tries of one call, sleeps included: keep it below Xoxoday's own timeout.
+    budget_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0.1, max=60))
+    attempts = fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
+    breaker_failures = fields.Integer(load_default=5, validate=validate.Range(min=1))
+    breaker_reset_seconds = fields.Float(load_default=30.0, validate=validate.Range(min=0.1))
+
+
+def http_options_field() -> fields.Nested:
+    return fields.Nested(HttpOptions, load_default=lambda: HttpOptions().load({}))
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    budget_seconds: float = 5.0
+    attempts: int = 3
+    breaker_failures: int = 5
+    breaker_reset_seconds: float = 30.0
+
+
+class RetryableAnswer(Exception):
+    """An answer worth another try (429, 5xx); the last one is mapped to our errors."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def certainly_not_sent(exc: BaseException) -> bool:
+    """The request never reached the server: it failed while connecting."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return isinstance(reason, NewConnectionError)
+    return False
+
+
+def retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.strip().isdigit() else None
+
+
+class HttpClient:
+    """One connector's way to its system. `name` appears in logs and errors."""
+
+    def __init__(
+        self,
+        name: str,
+        policy: HttpPolicy,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self.session = session or requests.Session()
+        self.breaker = CircuitBreaker(name, policy.breaker_failures, policy.breaker_reset_seconds)
+        self._sleep = sleep
+
+    def request(
+        self, method: str, url: str, *, idempotent: bool, **kwargs: Any
+    ) -> requests.Response:
+        """The answer (any status but a retryable one); transport failures, exhausted retries
+        and an open breaker raise UpstreamUnavailable."""
+        return self.breaker.call(
+            lambda: self._with_retries(method, url, idempotent, kwargs), is_failure=_is_outage
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _with_retries(
+        self, method: str, url: str, idempotent: bool, kwargs: dict[str, Any]
+    ) -> requests.Response:
+        started = time.monotonic()
+
+        def attempt() -> requests.Response:
+            left = self.policy.budget_seconds - (time.monotonic() - started)
+            timeout = (
+                min(self.policy.connect_timeout, max(left, 0.01)),
+                min(self.policy.read_timeout, max(left, 0.01)),
+            )
+            response = self.session.request(method, url, timeout=timeout, **kwargs)
+            if response.status_code in RETRYABLE_STATUS:
+                raise RetryableAnswer(response)
+            return response
+
+        def safe_to_retry(exc: BaseException) -> bool:
+            if idempotent:
+                return isinstance(exc, RetryableAnswer | requests.RequestException)
+            return certainly_not_sent(exc)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.policy.attempts)
+            | stop_before_delay(self.policy.budget_seconds),
+            wait=self._wait,
+            retry=retry_if_exception(safe_to_retry),
+            before_sleep=self._log_retry,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except RetryableAnswer as exc:
+            raise self._exhausted(exc.response) from None
+        except requests.RequestException as exc:
+            what = "timed out" if isinstance(exc, requests.Timeout) else "cannot reach it"
+            raise UpstreamUnavailable(f"{self.name}: {what} ({type(exc).__name__})") from None
+
+    _backoff = wait_exponential(multiplier=0.1, max=2.0) + wait_random(0, 0.1)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryableAnswer) and (seconds := retry_after(exc.response)) is not None:
+            return seconds  # past the budget, stop_before_delay gives up instead of sleeping
+        return self._backoff(state)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        what = f"HTTP {exc.response.status_code}" if isinstance(exc, RetryableAnswer) else repr(exc)
+        log.warning(
+            "%s: try %d failed (%s); retrying in %.2f s",
+            self.name,
+            state.attempt_number,
+            what,
+            state.upcoming_sleep,
+        )
+
+    def _exhausted(self, response: requests.Response) -> ConnectorError:
+        status = response.status_code
+        if status == 429:
+            wait = retry_after(response)
+            hint = f"; it asks to wait {wait:.0f} s" if wait is not None else ""
+            return UpstreamUnavailable(f"{self.name}: throttled (HTTP 429){hint}")
+        if status == 503:
+            return UpstreamUnavailable(f"{self.name}: unavailable (HTTP 503, maintenance?)")
+        return UpstreamError(f"{self.name}: HTTP {status}")
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """What the breaker counts: the system not answering usefully, not a refusal of ours."""
+    return isinstance(exc, UpstreamUnavailable | UpstreamError) and not isinstance(
+        exc, UpstreamAuthFailed
+    )

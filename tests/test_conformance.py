@@ -1,0 +1,70 @@
+"""Every connector we ship runs the conformance kit (connectors.testing) on its own fake."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import requests
+import responses
+
+from connectors.csv_source import CsvConnector
+from connectors.darwinbox import DarwinboxConnector
+from connectors.testing import GrantsSourceContract, ProfileSourceContract
+from tests.conftest import EMPLOYEES, write_csv
+from tests.fakes import darwinbox as fake_darwinbox
+
+PAM = {"employee_id": "DB123", "email": "pam@example.com", "mobile": "9876543210"}
+
+
+class TestCsvProfiles(ProfileSourceContract):
+    @pytest.fixture
+    def csv_file(self, tmp_path):
+        return write_csv(tmp_path / "employees.csv", EMPLOYEES)
+
+    @pytest.fixture
+    def connector(self, csv_file):
+        return CsvConnector(str(csv_file))
+
+    @pytest.fixture
+    def known(self):
+        return PAM
+
+    @pytest.fixture
+    def backend_down(self, csv_file):
+        return csv_file.unlink
+
+
+class TestCsvGrants(GrantsSourceContract):
+    @pytest.fixture
+    def connector(self, tmp_path):
+        return CsvConnector(str(write_csv(tmp_path / "employees.csv", EMPLOYEES)))
+
+    @pytest.fixture
+    def granted_known(self, connector):
+        return connector.find("employee_id", "TTE032S99ERCL"), Decimal("1651.5")
+
+
+class TestDarwinboxProfiles(ProfileSourceContract):
+    @pytest.fixture
+    def fake(self):
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            yield fake_darwinbox.FakeDarwinbox(mock)
+
+    @pytest.fixture
+    def connector(self, fake):
+        connector = DarwinboxConnector(**fake_darwinbox.options())
+        yield connector
+        connector.close()
+
+    @pytest.fixture
+    def known(self):
+        return PAM
+
+    @pytest.fixture
+    def backend_down(self, fake):
+        return lambda: fake.fail_next(*[requests.ConnectionError("reset by peer")] * 100)
+
+    @pytest.fixture
+    def secrets(self):
+        return fake_darwinbox.SECRETS
