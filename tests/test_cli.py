@@ -106,3 +106,25 @@ def test_create_app_reads_gateway_config(config_path, monkeypatch):
     assert app.extensions["points_gateway"].settings.source == Path(config_path)
     app.extensions["points_gateway"].close()
     assert load_settings(config_path).identity == "employee_id"
+
+
+def test_connectors_lists_each_with_roles_and_options():
+    out = run("connectors")
+    assert out.returncode == 0, out.stderr
+    assert "csv  (connectors.csv_source.CsvConnector; profile, points; local)" in out.stdout
+    assert "darwinbox  (connectors.darwinbox.DarwinboxConnector; profile; remote)" in out.stdout
+    assert "    password (secret, required)" in out.stdout
+    assert "    http.budget_seconds (float, default 5.0)" in out.stdout
+
+
+def test_a_bad_nested_connector_option_is_named(tmp_path):
+    from tests.test_darwinbox import write_darwinbox_config
+
+    config = write_darwinbox_config(tmp_path)
+    config.write_text(config.read_text().replace("breaker_failures = 2", "attempts = 0"))
+    out = run("check", "--config", str(config))
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "points-gateway: error: profile.options.http.attempts: "
+        "Must be greater than or equal to 1 and less than or equal to 10."
+    )

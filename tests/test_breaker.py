@@ -1,0 +1,119 @@
+"""The circuit breaker with real threads: opens, fails fast, one trial, never serialises."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from connectors.base import UpstreamUnavailable
+from connectors.breaker import BreakerOpen, CircuitBreaker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def boom():
+    raise UpstreamUnavailable("down")
+
+
+def outage(exc: BaseException) -> bool:
+    return isinstance(exc, UpstreamUnavailable)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def breaker(clock):
+    return CircuitBreaker("hr", failure_threshold=3, reset_seconds=10, timer=clock)
+
+
+def fail(breaker, times):
+    for _ in range(times):
+        with pytest.raises(UpstreamUnavailable):
+            breaker.call(boom, outage)
+
+
+def test_opens_after_the_threshold_and_fails_fast(breaker):
+    fail(breaker, 2)
+    assert breaker.state == "closed"
+    fail(breaker, 1)
+    assert breaker.state == "open"
+    called = []
+    with pytest.raises(BreakerOpen):
+        breaker.call(lambda: called.append(1), outage)
+    assert called == []
+
+
+def test_a_success_resets_the_count(breaker):
+    fail(breaker, 2)
+    assert breaker.call(lambda: "ok", outage) == "ok"
+    fail(breaker, 2)
+    assert breaker.state == "closed"
+
+
+def test_answers_that_are_not_outages_do_not_count(breaker):
+    for _ in range(5):
+        with pytest.raises(KeyError):
+            breaker.call(lambda: {}["missing"], outage)
+    assert breaker.state == "closed"
+
+
+def test_after_the_reset_time_one_trial_closes_or_reopens(breaker, clock):
+    fail(breaker, 3)
+    clock.now = 10
+    fail(breaker, 1)  # the trial failed: open again, for another reset period
+    assert breaker.state == "open"
+    with pytest.raises(BreakerOpen):
+        breaker.call(lambda: "ok", outage)
+    clock.now = 20
+    assert breaker.call(lambda: "ok", outage) == "ok"
+    assert breaker.state == "closed"
+
+
+def test_only_one_trial_runs_at_a_time(breaker, clock):
+    fail(breaker, 3)
+    clock.now = 10
+    entered, release, results = threading.Event(), threading.Event(), []
+
+    def trial():
+        entered.set()
+        release.wait(5)
+        return "ok"
+
+    t = threading.Thread(target=lambda: results.append(breaker.call(trial, outage)))
+    t.start()
+    assert entered.wait(5)
+    with pytest.raises(BreakerOpen):  # another caller while the trial runs: fail fast
+        breaker.call(lambda: "second", outage)
+    release.set()
+    t.join(5)
+    assert results == ["ok"] and breaker.state == "closed"
+
+
+def test_calls_are_not_serialised_behind_the_breaker(breaker):
+    """Eight calls must be inside the breaker at once to pass the barrier; a breaker that held
+    its lock during the call would time the barrier out."""
+    barrier = threading.Barrier(8, timeout=5)
+    errors = []
+
+    def call():
+        try:
+            breaker.call(barrier.wait, outage)
+        except threading.BrokenBarrierError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []

@@ -1,0 +1,160 @@
+"""The Darwinbox connector against a faithful fake, and the gateway serving through it."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+
+from connectors.base import UpstreamAuthFailed, UpstreamUnavailable
+from connectors.darwinbox import DarwinboxConnector
+from gateway.app import create_app
+from gateway.config import load_settings
+from tests.conftest import PROFILE_KEY, assert_failure
+from tests.fakes import darwinbox as fake_darwinbox
+
+
+@pytest.fixture
+def mock():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def fake(mock):
+    return fake_darwinbox.FakeDarwinbox(mock)
+
+
+@pytest.fixture
+def darwinbox(fake):
+    connector = DarwinboxConnector(**fake_darwinbox.options())
+    yield connector
+    connector.close()
+
+
+def test_fields_map_to_the_xoxoday_profile(darwinbox):
+    pam = darwinbox.find("employee_id", "DB123")
+    assert (pam.email, pam.mobile, pam.designation, pam.department, pam.company) == (
+        "Pam@Example.com",
+        "9876543210",
+        "Sales Rep",
+        "Sales",  # department_name
+        "Dundler Mifflin",
+    )
+    assert pam.raw["full_name"] == "Pam Beesly"
+
+
+def test_leavers_come_from_the_inactive_dataset(darwinbox, fake):
+    ryan = darwinbox.find("employee_id", "OLD1")
+    assert ryan is not None and not ryan.active
+    no_inactive = DarwinboxConnector(
+        **fake_darwinbox.options(inactive_api_key=None, inactive_dataset_key=None)
+    )
+    assert no_inactive.find("employee_id", "OLD1") is None
+
+
+def test_the_directory_is_read_once_for_email_lookups(darwinbox, fake):
+    assert darwinbox.find("email", "pam@example.com").employee_id == "DB123"
+    calls = fake.calls
+    assert darwinbox.find("mobile", "9876543211").employee_id == "TTEO32S99ERCL"
+    assert darwinbox.find("email", "RYAN@example.com").active is False
+    assert fake.calls == calls
+
+
+def test_refused_credentials_are_an_auth_failure(fake):
+    wrong = DarwinboxConnector(**fake_darwinbox.options(password="wrong"))
+    with pytest.raises(UpstreamAuthFailed):
+        wrong.find("employee_id", "DB123")
+    bad_key = DarwinboxConnector(**fake_darwinbox.options(api_key="revoked"))
+    with pytest.raises(UpstreamAuthFailed, match="Invalid api_key"):
+        bad_key.check()
+
+
+def test_maintenance_and_resets_are_retried(darwinbox, fake):
+    fake.fail_next((503, {"status": 0, "message": "maintenance"}, {}))
+    assert darwinbox.find("employee_id", "DB123") is not None
+    fake.fail_next(requests.ConnectionError("reset by peer"))
+    assert darwinbox.find("employee_id", "DB123") is not None
+    fake.fail_next(*[(503, {"status": 0, "message": "maintenance"}, {})] * 3)
+    with pytest.raises(UpstreamUnavailable, match="503"):
+        darwinbox.find("employee_id", "DB123")
+
+
+def test_the_options_secrets_are_redacted(tmp_path):
+    settings = load_settings(write_darwinbox_config(tmp_path))
+    assert set(fake_darwinbox.SECRETS) <= set(settings.secrets())
+    assert settings.profile_cache is not None  # remote: cached by default
+
+
+def write_darwinbox_config(tmp_path, cache: str = ""):
+    (tmp_path / "points.csv").write_text(
+        "employee_id,email,first_name,last_name,points\n"
+        "DB123,pam@example.com,Pam,Beesly,2000\n"
+        "OLD1,ryan@example.com,Ryan,Howard,50\n"
+    )
+    path = tmp_path / "gateway.toml"
+    path.write_text(f"""[gateway]
+secret_key = "test-secret-key-0123456789"
+profile_api_keys = ["{PROFILE_KEY}"]
+database_url = "sqlite:///{tmp_path / "journal.db"}"
+[profile]
+connector = "darwinbox"
+options = {{ tenant_url = "{fake_darwinbox.TENANT}", username = "{fake_darwinbox.USER}", \
+password = "{fake_darwinbox.PASSWORD}", api_key = "{fake_darwinbox.ACTIVE[0]}", \
+dataset_key = "{fake_darwinbox.ACTIVE[1]}", inactive_api_key = "{fake_darwinbox.INACTIVE[0]}", \
+inactive_dataset_key = "{fake_darwinbox.INACTIVE[1]}", http = {{ breaker_failures = 2 }} }}
+{cache}
+[points]
+connector = "csv"
+options = {{ path = "points.csv" }}
+""")
+    return path
+
+
+@pytest.fixture
+def gateway(tmp_path, fake):
+    app = create_app(load_settings(write_darwinbox_config(tmp_path)))
+    yield app.test_client(), app.extensions["points_gateway"].tokens.issue
+    app.extensions["points_gateway"].close()
+
+
+def test_the_gateway_serves_the_seed_endpoints_through_darwinbox(gateway, fake):
+    client, token = gateway
+    sample = {"api_key": PROFILE_KEY, "employee_id": "22816281"}
+    answer = client.post("/v1/profile", json=sample).get_json()
+    assert answer["employee_data"]["company_email_id"] == "dwightschrute@dundlermifflin.com"
+    assert answer["employee_data"]["department"] == "Sales"
+    body = {"unique_id": "DB123", "auth_token": token("DB123")}
+    assert client.post("/v1/points/balance", json=body).get_json()["points_info"] == {
+        "points_received": "2000",
+        "points_redeemed": "0",
+        "points_available": "2000",
+    }
+    calls = fake.calls
+    redeem = {**body, "order_id": "A1", "total_points_redeemed": 500}
+    assert client.post("/v1/points/redeem", json=redeem).status_code == 200
+    assert fake.calls == calls  # the profile came from the cache
+
+
+def test_a_leaver_cannot_redeem_but_is_found_for_refunds(gateway, fake):
+    client, token = gateway
+    body = {"unique_id": "OLD1", "auth_token": token("OLD1")}
+    answer = client.post(
+        "/v1/points/redeem", json={**body, "order_id": "R1", "total_points_redeemed": 5}
+    )
+    assert_failure(answer, 404, "user_not_found")
+    refund = {**body, "transactionid": "R0", "redemption_amount": 5}
+    assert_failure(client.post("/v1/points/refund", json=refund), 404, "order_not_found")
+
+
+def test_darwinbox_down_answers_json_503_and_fails_fast(gateway, fake):
+    client, token = gateway
+    fake.fail_next(*[requests.ConnectionError("down")] * 50)
+    body = {"unique_id": "TTEO32S99ERCL", "auth_token": token("TTEO32S99ERCL")}
+    for _ in range(2):
+        assert_failure(client.post("/v1/points/balance", json=body), 503, "upstream_unavailable")
+    calls = fake.calls
+    answer = assert_failure(
+        client.post("/v1/points/balance", json=body), 503, "upstream_unavailable"
+    )
+    assert fake.calls == calls and answer["message"]  # the breaker answered, no call made
