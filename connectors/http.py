@@ -160,7 +160,11 @@ class HttpClient:
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        what = f"HTTP {exc.response.status_code}" if isinstance(exc, RetryableAnswer) else repr(exc)
+        what = (
+            f"HTTP {exc.response.status_code}"
+            if isinstance(exc, RetryableAnswer)
+            else type(exc).__name__
+        )
         log.warning(
             "%s: try %d failed (%s); retrying in %.2f s",
             self.name,
