@@ -16,6 +16,17 @@ from marshmallow import Schema, fields
 
 IdentityField = Literal["employee_id", "email", "mobile"]
 IDENTITY_FIELDS: tuple[IdentityField, ...] = ("employee_id", "email", "mobile")
+#: Profile's text fields, which a provider's record fills through a name mapping.
+PROFILE_FIELDS = (
+    "employee_id",
+    "email",
+    "first_name",
+    "last_name",
+    "mobile",
+    "designation",
+    "department",
+    "company",
+)
 
 
 class FilePath(fields.String):
@@ -71,6 +82,19 @@ class Profile:
     company: str = ""
     active: bool = True
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_record(
+        cls, record: Mapping[str, Any], names: Mapping[str, str], active: bool = True
+    ) -> Profile:
+        """A profile from a provider's record; `names` maps our field names to the record's
+        (a field it does not name, or the record lacks, is ""). The record is kept as `raw`."""
+
+        def text(ours: str) -> str:
+            value = record.get(names[ours]) if ours in names else None
+            return "" if value is None else str(value).strip()
+
+        return cls(**{f: text(f) for f in PROFILE_FIELDS}, active=active, raw=dict(record))
 
 
 class Connector(ABC):

@@ -175,20 +175,7 @@ class CsvConnector(ProfileSource, GrantsSource):
         for row in reader:
             line = reader.line_num
 
-            def cell(name: str, row: dict[str, str | None] = row) -> str:
-                return (row.get(col[name]) or "").strip()
-
-            profile = Profile(
-                employee_id=cell("employee_id"),
-                email=cell("email"),
-                first_name=cell("first_name"),
-                last_name=cell("last_name"),
-                mobile=cell("mobile"),
-                designation=cell("designation"),
-                department=cell("department"),
-                company=cell("company"),
-                raw=dict(row),
-            )
+            profile = Profile.from_record(row, col)
             if not profile.employee_id:
                 raise MalformedCsv(f"line {line}: empty {col['employee_id']}")
             # Each identity must name one person, or a redemption could land on the wrong one.
@@ -203,7 +190,8 @@ class CsvConnector(ProfileSource, GrantsSource):
                     raise MalformedCsv(f"line {line}: duplicate {col[name]} {key!r}")
                 index[key] = profile
             if points is not None:
-                points[profile.employee_id] = _points(cell("points"), line, col["points"])
+                text = (row.get(col["points"]) or "").strip()
+                points[profile.employee_id] = _points(text, line, col["points"])
         return _Snapshot(sig, by_id, by_email, by_mobile, points)
 
 

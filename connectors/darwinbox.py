@@ -153,20 +153,6 @@ def _means_nobody(message: str) -> bool:
 
 
 def _profile(row: dict[str, Any], active: bool) -> Profile:
-    def cell(name: str) -> str:
-        value = row.get(FIELDS[name])
-        return "" if value is None else str(value).strip()
-
     status = str(row.get("employee_status", "")).strip().lower()
-    return Profile(
-        employee_id=cell("employee_id"),
-        email=cell("email"),
-        first_name=cell("first_name"),
-        last_name=cell("last_name"),
-        mobile=cell("mobile"),
-        designation=cell("designation"),
-        department=cell("department"),
-        company=cell("company"),
-        active=active and status not in ("inactive", "exited", "terminated"),
-        raw=row,
-    )
+    left = status in ("inactive", "exited", "terminated")
+    return Profile.from_record(row, FIELDS, active=active and not left)

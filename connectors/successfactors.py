@@ -30,7 +30,18 @@ from connectors.base import (
 from connectors.http import HttpClient, HttpPolicy, http_options_field
 from connectors.sap_auth import BasicCredentials, SamlBearerTokens
 
-USER_FIELDS = "userId,username,firstName,lastName,email,cellPhone,title,department,division,status"
+#: Our profile fields -> User's; `division` is the nearest User has to Xoxoday's group_company.
+FIELDS = {
+    "employee_id": "userId",
+    "email": "email",
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "mobile": "cellPhone",
+    "designation": "title",
+    "department": "department",
+    "company": "division",
+}
+USER_FIELDS = ",".join([*FIELDS.values(), "username", "status"])
 ACTIVE_STATUSES = frozenset({"t", "T"})
 EVERY_STATUS = "status in 't','f','T','F','e','d'"
 MAX_PAGES = 1000  # a loop guard: 1000 pages of 1000 awards is far beyond one user's log
@@ -210,22 +221,7 @@ def _results(answer: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _profile(row: dict[str, Any]) -> Profile:
-    def cell(name: str) -> str:
-        value = row.get(name)
-        return "" if value is None else str(value).strip()
-
-    return Profile(
-        employee_id=cell("userId"),
-        email=cell("email"),
-        first_name=cell("firstName"),
-        last_name=cell("lastName"),
-        mobile=cell("cellPhone"),
-        designation=cell("title"),
-        department=cell("department"),
-        company=cell("division"),
-        active=cell("status") in ACTIVE_STATUSES,
-        raw=row,
-    )
+    return Profile.from_record(row, FIELDS, active=row.get("status") in ACTIVE_STATUSES)
 
 
 def _amount(value: Any) -> Decimal:
