@@ -35,30 +35,44 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
-class HttpOptions(Schema):
-    """The `http` table of a remote connector's options."""
-
-    connect_timeout = fields.Float(load_default=3.05, validate=validate.Range(min=0.01))
-    read_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.01))
-    # All tries of one call, sleeps included: keep it below Xoxoday's own timeout.
-    budget_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0.1, max=60))
-    attempts = fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
-    breaker_failures = fields.Integer(load_default=5, validate=validate.Range(min=1))
-    breaker_reset_seconds = fields.Float(load_default=30.0, validate=validate.Range(min=0.1))
-
-
-def http_options_field() -> fields.Nested:
-    return fields.Nested(HttpOptions, load_default=lambda: HttpOptions().load({}))
-
-
 @dataclass(frozen=True)
 class HttpPolicy:
+    """Timeouts, retry budget and breaker of one connector; the defaults are the options'."""
+
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
+    # All tries of one call, sleeps included: keep it below Xoxoday's own timeout.
     budget_seconds: float = 5.0
     attempts: int = 3
     breaker_failures: int = 5
     breaker_reset_seconds: float = 30.0
+
+
+class HttpOptions(Schema):
+    """The `http` table of a remote connector's options."""
+
+    connect_timeout = fields.Float(
+        load_default=HttpPolicy.connect_timeout, validate=validate.Range(min=0.01)
+    )
+    read_timeout = fields.Float(
+        load_default=HttpPolicy.read_timeout, validate=validate.Range(min=0.01)
+    )
+    budget_seconds = fields.Float(
+        load_default=HttpPolicy.budget_seconds, validate=validate.Range(min=0.1, max=60)
+    )
+    attempts = fields.Integer(
+        load_default=HttpPolicy.attempts, validate=validate.Range(min=1, max=10)
+    )
+    breaker_failures = fields.Integer(
+        load_default=HttpPolicy.breaker_failures, validate=validate.Range(min=1)
+    )
+    breaker_reset_seconds = fields.Float(
+        load_default=HttpPolicy.breaker_reset_seconds, validate=validate.Range(min=0.1)
+    )
+
+
+def http_options_field() -> fields.Nested:
+    return fields.Nested(HttpOptions, load_default=lambda: HttpOptions().load({}))
 
 
 class RetryableAnswer(Exception):
@@ -77,6 +91,11 @@ def certainly_not_sent(exc: BaseException) -> bool:
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         return isinstance(reason, NewConnectionError)
     return False
+
+
+def short_text(text: str, limit: int = 200) -> str:
+    """A system's answer text on one line, cut short, for an error message."""
+    return " ".join(text.split())[:limit]
 
 
 def retry_after(response: requests.Response) -> float | None:

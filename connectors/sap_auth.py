@@ -19,7 +19,7 @@ from lxml import etree
 from signxml import XMLSigner, methods
 
 from connectors.base import UpstreamAuthFailed, UpstreamError
-from connectors.http import HttpClient
+from connectors.http import HttpClient, short_text
 
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
@@ -132,7 +132,7 @@ class SamlBearerTokens:
         if response.status_code in (400, 401, 403):
             raise UpstreamAuthFailed(
                 f"successfactors: token refused (HTTP {response.status_code}): "
-                f"{_short(response.text)}"
+                f"{short_text(response.text)}"
             )
         try:
             answer = response.json()
@@ -166,7 +166,3 @@ def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str)
 
 def _xml_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _short(text: str, limit: int = 200) -> str:
-    return " ".join(text.split())[:limit]

@@ -27,7 +27,7 @@ from connectors.base import (
     UpstreamAuthFailed,
     UpstreamError,
 )
-from connectors.http import HttpClient, HttpPolicy, http_options_field
+from connectors.http import HttpClient, HttpPolicy, http_options_field, short_text
 from connectors.sap_auth import BasicCredentials, SamlBearerTokens
 
 #: Our profile fields -> User's; `division` is the nearest User has to Xoxoday's group_company.
@@ -212,7 +212,7 @@ def _error(response: requests.Response) -> tuple[str, str]:
         error = response.json()["error"]
         return str(error.get("code", "")), str(error.get("message", {}).get("value", ""))
     except (ValueError, KeyError, TypeError, AttributeError):
-        return "", " ".join(response.text.split())[:200]
+        return "", short_text(response.text)
 
 
 def _results(answer: dict[str, Any] | None) -> list[dict[str, Any]]:

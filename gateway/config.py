@@ -89,6 +89,7 @@ class ConnectorSettings:
     name: str
     options: dict[str, Any]
     secrets: tuple[str, ...] = ()  # option values to redact from logs
+    remote: bool = False  # the connector class calls another system (its `remote`)
 
 
 @dataclass(frozen=True)
@@ -162,15 +163,13 @@ def _connector(section: str, raw: dict[str, Any], base: Path) -> ConnectorSettin
         raise ConfigError(f"{section}.connector: {exc}") from None
     except BadOptions as exc:
         raise ConfigError(_first_problem(exc.messages, f"{section}.options")) from None
-    return ConnectorSettings(raw["connector"], options, secret_values(cls, options))
+    return ConnectorSettings(raw["connector"], options, secret_values(cls, options), cls.remote)
 
 
-def _profile_cache(raw: dict[str, Any]) -> dict[str, Any] | None:
+def _profile_cache(raw: dict[str, Any], profile: ConnectorSettings) -> dict[str, Any] | None:
     options = dict(raw["cache"])
     enabled = options.pop("enabled")
-    if enabled is None:
-        enabled = connector_class(raw["connector"]).remote
-    return options if enabled else None
+    return options if (profile.remote if enabled is None else enabled) else None
 
 
 def load_settings(
@@ -193,6 +192,7 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigError(_first_problem(exc.normalized_messages())) from None
     base = path.resolve().parent
+    profile = _connector("profile", data["profile"], base)
     gw = data["gateway"]
     secret = environ.get("GATEWAY_SECRET_KEY") or gw["secret_key"]
     if "GATEWAY_DATABASE_URL" in environ:
@@ -210,9 +210,9 @@ def load_settings(
         max_amount=gw["max_amount"],
         max_body_bytes=gw["max_body_bytes"],
         log_level=gw["log_level"],
-        profile=_connector("profile", data["profile"], base),
+        profile=profile,
         points=_connector("points", data["points"], base),
-        profile_cache=_profile_cache(data["profile"]),
+        profile_cache=_profile_cache(data["profile"], profile),
         bind=data["server"]["bind"],
         workers=data["server"]["workers"],
         timeout=data["server"]["timeout"],
