@@ -5,10 +5,14 @@ active users unless it filters on status, so lookups by email or mobile name eve
 a leaver is found (inactive) for refunds. `$filter` is case-sensitive: emails are compared
 with `tolower()`. Points: SpotAward is an award log, not a balance, so received = the sum of a
 user's approved awards; redemptions and refunds are the gateway's journal, as with a CSV.
+
+Employee Central tenants keep the person's own data on `PerPerson` and its navigations; with
+`employee_central = true` a user found on `User` is completed from there (see `_person`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -41,9 +45,10 @@ FIELDS = {
     "department": "department",
     "company": "division",
 }
-USER_FIELDS = ",".join([*FIELDS.values(), "username", "status"])
+USER_FIELDS = (*FIELDS.values(), "username", "status")
 ACTIVE_STATUSES = frozenset({"t", "T"})
 EVERY_STATUS = "status in 't','f','T','F','e','d'"
+PERSON_EXPAND = "personalInfoNav,emailNav,phoneNav,employmentNav/jobInfoNav"
 MAX_PAGES = 1000  # a loop guard: 1000 pages of 1000 awards is far beyond one user's log
 
 
@@ -64,6 +69,10 @@ class SuccessFactorsOptions(Schema):
     password = Secret(load_default=None)
     approved_statuses = fields.List(fields.String(), load_default=lambda: ["APPROVED", "COMPLETED"])
     page_size = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+    # Employee Central: names, primary email and phone, job title from PerPerson's navigations
+    employee_central = fields.Boolean(load_default=False)
+    # the User field holding the person's personIdExternal (the userId in most tenants)
+    person_id_field = fields.String(load_default="userId", validate=validate.Length(min=1))
     http = http_options_field()
 
     @validates_schema
@@ -97,6 +106,8 @@ class SuccessFactorsConnector(ProfileSource, GrantsSource):
         password: str | None = None,
         approved_statuses: list[str] | None = None,
         page_size: int = 1000,
+        employee_central: bool = False,
+        person_id_field: str = "userId",
         http: dict[str, Any] | None = None,
     ) -> None:
         host = api_server.rstrip("/")
@@ -104,6 +115,9 @@ class SuccessFactorsConnector(ProfileSource, GrantsSource):
         self.client = HttpClient("successfactors", HttpPolicy(**(http or {})))
         self.approved = {s.upper() for s in (approved_statuses or ["APPROVED", "COMPLETED"])}
         self.page_size = page_size
+        self.employee_central = employee_central
+        self.person_id_field = person_id_field
+        self.user_fields = ",".join(dict.fromkeys([*USER_FIELDS, person_id_field]))
         if auth == "basic":
             self.credentials: SamlBearerTokens | BasicCredentials = BasicCredentials(
                 username or "", company_id, password or ""
@@ -124,10 +138,10 @@ class SuccessFactorsConnector(ProfileSource, GrantsSource):
         value = value.strip()
         if not value:
             return None
-        params = {"$format": "json", "$select": USER_FIELDS}
+        params = {"$format": "json", "$select": self.user_fields}
         if by == "employee_id":
             answer = self._get(f"{self.base}/User('{_quote(value)}')", params)
-            return _profile(answer["d"]) if answer else None
+            return self._profile(answer["d"]) if answer else None
         condition = (
             f"tolower(email) eq '{_quote(value.lower())}'"
             if by == "email"
@@ -139,7 +153,22 @@ class SuccessFactorsConnector(ProfileSource, GrantsSource):
         rows = _results(answer)
         # An active account wins over a closed one with the same address.
         rows.sort(key=lambda row: row.get("status") not in ACTIVE_STATUSES)
-        return _profile(rows[0]) if rows else None
+        return self._profile(rows[0]) if rows else None
+
+    def _profile(self, row: dict[str, Any]) -> Profile:
+        profile = Profile.from_record(row, FIELDS, active=row.get("status") in ACTIVE_STATUSES)
+        if not self.employee_central:
+            return profile
+        person_id = str(row.get(self.person_id_field) or "")
+        answer = self._get(
+            f"{self.base}/PerPerson('{_quote(person_id)}')",
+            {"$format": "json", "$expand": PERSON_EXPAND},
+        )
+        if answer is None:  # a user without an Employee Central person: User's fields stand
+            return profile
+        person = answer["d"]
+        found = {name: value for name, value in _person(person).items() if value}
+        return replace(profile, **found, raw={**row, "perPerson": person})
 
     def check(self) -> None:
         self._get(f"{self.base}/User", {"$format": "json", "$select": "userId", "$top": "1"})
@@ -220,8 +249,39 @@ def _results(answer: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [row for row in rows if isinstance(row, dict)]
 
 
-def _profile(row: dict[str, Any]) -> Profile:
-    return Profile.from_record(row, FIELDS, active=row.get("status") in ACTIVE_STATUSES)
+def _person(person: dict[str, Any]) -> dict[str, str]:
+    """Profile fields from an expanded PerPerson. Effective-dated records (PerPersonal, EmpJob)
+    come as of today, so the first is the current one; email and phone prefer the primary."""
+    personal = _first(_nav(person, "personalInfoNav"))
+    jobs = [job for emp in _nav(person, "employmentNav") for job in _nav(emp, "jobInfoNav")]
+    return {
+        "first_name": _text(personal, "firstName"),
+        "last_name": _text(personal, "lastName"),
+        "email": _text(_primary(_nav(person, "emailNav")), "emailAddress"),
+        "mobile": _text(_primary(_nav(person, "phoneNav")), "phoneNumber"),
+        "designation": _text(_first(jobs), "jobTitle"),
+    }
+
+
+def _nav(entity: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """An expanded navigation as a list: OData v2 wraps to-many ones in `results`."""
+    value = entity.get(name)
+    if isinstance(value, dict):
+        value = value.get("results", [value])
+    return [row for row in value or [] if isinstance(row, dict)]
+
+
+def _first(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return rows[0] if rows else {}
+
+
+def _primary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return _first(sorted(rows, key=lambda row: str(row.get("isPrimary")).lower() != "true"))
+
+
+def _text(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    return "" if value is None else str(value).strip()
 
 
 def _amount(value: Any) -> Decimal:

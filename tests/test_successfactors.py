@@ -187,3 +187,35 @@ def test_the_gateway_serves_profiles_and_spot_award_points(gateway, fake):
     assert client.post("/v1/points/refund", json=refund).get_json()["data"]["points"] == "0.5"
     balance = client.post("/v1/points/balance", json=auth).get_json()["points_info"]
     assert balance["points_available"] == "500"
+
+
+class TestSuccessFactorsEmployeeCentral(TestSuccessFactorsProfiles):
+    @pytest.fixture
+    def connector(self, fake, tmp_path):
+        connector = SuccessFactorsConnector(**fake_sf.options(tmp_path, employee_central=True))
+        yield connector
+        connector.close()
+
+
+def test_employee_central_completes_the_user_from_per_person(fake, tmp_path):
+    sf = SuccessFactorsConnector(**fake_sf.options(tmp_path, employee_central=True))
+    pam = sf.find("email", "pam@EXAMPLE.com")
+    assert (pam.first_name, pam.last_name, pam.designation) == (
+        "Pamela",
+        "Halpert",
+        "Office Manager",
+    )
+    assert pam.email == "pam@example.com"  # the primary address, not the first one listed
+    assert pam.department == "Sales" and pam.raw["perPerson"]["personIdExternal"] == "DB123"
+    dwight = sf.find("employee_id", "22816281")  # no Employee Central person: User's fields
+    assert (dwight.first_name, dwight.designation) == ("Dwight", "Sales Rep")
+
+
+def test_employee_central_person_id_may_come_from_another_user_field(fake, tmp_path):
+    fake.users = [fake_sf.user("u-9", "Pam", "Beesly", "pam@example.com", empId="DB123")]
+    sf = SuccessFactorsConnector(
+        **fake_sf.options(tmp_path, employee_central=True, person_id_field="empId")
+    )
+    assert sf.find("employee_id", "u-9").first_name == "Pamela"
+    plain = SuccessFactorsConnector(**fake_sf.options(tmp_path))
+    assert plain.find("employee_id", "u-9").first_name == "Pam"

@@ -84,6 +84,32 @@ USERS = [
 ]
 
 
+def deferred(entity: str, key: str, nav: str) -> dict[str, Any]:
+    return {"__deferred": {"uri": f"{BASE}/{entity}('{key}')/{nav}"}}
+
+
+#: Employee Central persons, by personIdExternal, with their navigations expanded.
+PERSONS = {
+    "DB123": {
+        "personIdExternal": "DB123",
+        "personalInfoNav": {"results": [{"firstName": "Pamela", "lastName": "Halpert"}]},
+        "emailNav": {
+            "results": [
+                {"emailAddress": "pam.at.home@example.org", "isPrimary": False},
+                {"emailAddress": "pam@example.com", "isPrimary": True},
+            ]
+        },
+        "phoneNav": {"results": [{"phoneNumber": "9876543210", "isPrimary": True}]},
+        "employmentNav": {
+            "results": [
+                {"userId": "DB123", "jobInfoNav": {"results": [{"jobTitle": "Office Manager"}]}}
+            ]
+        },
+    }
+}
+NAVS = ("personalInfoNav", "emailNav", "phoneNav", "employmentNav")
+
+
 def award(code: str, user_id: str, amount: str, status: str = "APPROVED") -> dict[str, Any]:
     return {
         "externalCode": code,
@@ -116,7 +142,7 @@ class FakeSuccessFactors:
         self.token_requests = 0
         self.api_calls = 0
         self.failures: deque[Any] = deque()
-        self.users, self.awards = list(USERS), list(AWARDS)
+        self.users, self.awards, self.persons = list(USERS), list(AWARDS), dict(PERSONS)
         mock.add_callback(responses.POST, TOKEN_URL, callback=self._token)
         mock.add_callback(responses.GET, re.compile(re.escape(BASE) + r"/.*"), callback=self._api)
 
@@ -171,6 +197,8 @@ class FakeSuccessFactors:
             if not found:
                 return error(400, "COE_ENTITY_NOT_FOUND", "[COE0018]Entity not found")
             return 200, {}, json.dumps({"d": found[0]})
+        if match := re.fullmatch(r"PerPerson\('(.*)'\)", path):
+            return self._person(match[1].replace("''", "'"), query.get("$expand", ""))
         if path == "User":
             return self._users(query)
         if path == "SpotAward":
@@ -192,6 +220,16 @@ class FakeSuccessFactors:
         elif text:
             return error(400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Cannot filter on {text}")
         return 200, {}, json.dumps({"d": {"results": rows[: int(query.get("$top", 1000))]}})
+
+    def _person(self, key: str, expand: str) -> tuple[int, dict[str, str], str]:
+        if key not in self.persons:
+            return error(404, "COE_ENTITY_NOT_FOUND", f"[COE0018]PerPerson {key} not found")
+        wanted = expand.split(",")
+        person = dict(self.persons[key])
+        for nav in NAVS:  # what $expand does not name is deferred, as OData v2 answers it
+            if nav not in wanted and not any(w.startswith(nav + "/") for w in wanted):
+                person[nav] = deferred("PerPerson", key, nav)
+        return 200, {}, json.dumps({"d": person})
 
     def _spot_awards(self, query: dict[str, str]) -> tuple[int, dict[str, str], str]:
         m = re.fullmatch(r"userId eq '(.*)'", query.get("$filter", ""))
