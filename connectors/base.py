@@ -59,6 +59,35 @@ class UpstreamAuthFailed(ConnectorError):
     error_code = "upstream_auth_failed"
 
 
+class OutcomeUnknown(ConnectorError):
+    """A debit or credit may or may not have been applied: the request may have reached the
+    system (a read timeout, a reset after sending, a 5xx). Never report it as either."""
+
+    error_code = "outcome_unknown"
+
+
+class LedgerRefused(ConnectorError):
+    """The ledger answered that it did not apply a debit or credit."""
+
+    error_code = "ledger_refused"
+
+
+class InsufficientBalance(LedgerRefused):
+    """The ledger refused a debit for want of points; `available` when it said how many."""
+
+    error_code = "insufficient_points"
+
+    def __init__(self, message: str, available: Decimal | None = None) -> None:
+        super().__init__(message)
+        self.available = available
+
+
+class MemberUnknown(LedgerRefused):
+    """The ledger has no account for the member."""
+
+    error_code = "user_not_found"
+
+
 class ConnectorConfigError(ConnectorError):
     """The connector's options are unusable (a missing file, a bad column mapping)."""
 
@@ -97,6 +126,26 @@ class Profile:
         return cls(**{f: text(f) for f in PROFILE_FIELDS}, active=active, raw=dict(record))
 
 
+@dataclass(frozen=True)
+class Balance:
+    """A member's points as a ledger keeps them; `received` and `redeemed` when it says."""
+
+    available: Decimal
+    received: Decimal | None = None
+    redeemed: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A debit or credit the ledger applied. `replayed` when it had applied that reference
+    before (an idempotent ledger answering a repeat); `ledger_id` is its own id, if it has one."""
+
+    reference: str
+    amount: Decimal
+    ledger_id: str = ""
+    replayed: bool = False
+
+
 class Connector(ABC):
     """What every connector has: a name, its options' schema, a health check, close()."""
 
@@ -131,3 +180,38 @@ class GrantsSource(Connector):
     def granted(self, profile: Profile) -> Decimal | None:
         """Total points granted to the employee `profile` (found by the profile source), or
         None when the source does not know them. Most sources key on `profile.employee_id`."""
+
+
+class PointsLedger(Connector):
+    """Keeps members' points itself: balances are read from it, debits and credits sent to it.
+
+    Every write carries the gateway's `reference` (unique per operation, from the order id).
+    A write returns a Receipt only when applied; it raises LedgerRefused (or a subclass) when
+    the ledger said no, UpstreamUnavailable only when the request certainly never arrived, and
+    OutcomeUnknown whenever it may have: the gateway resolves that with `lookup`, or by sending
+    the same reference again to an `idempotent` ledger, never by guessing.
+    """
+
+    #: True when the ledger applies one reference once however often it is sent.
+    idempotent: ClassVar[bool] = False
+
+    @abstractmethod
+    def balance(self, profile: Profile) -> Balance | None:
+        """The member's points, or None when the ledger has no account for them."""
+
+    @abstractmethod
+    def debit(self, profile: Profile, reference: str, amount: Decimal) -> Receipt:
+        """Take `amount` (> 0) from the member, never below zero."""
+
+    @abstractmethod
+    def credit(self, profile: Profile, reference: str, amount: Decimal) -> Receipt:
+        """Give `amount` (> 0) to the member (a refund or a grant)."""
+
+    def lookup(self, reference: str) -> Receipt | None:
+        """The write sent with `reference` if the ledger applied it, None if it did not;
+        OutcomeUnknown when it cannot tell yet. Ledgers without a status lookup leave this."""
+        raise NotImplementedError
+
+    @property
+    def can_lookup(self) -> bool:
+        return type(self).lookup is not PointsLedger.lookup

@@ -18,6 +18,7 @@ from connectors.base import (
     ConnectorConfigError,
     FilePath,
     GrantsSource,
+    PointsLedger,
     ProfileSource,
     Secret,
 )
@@ -78,13 +79,17 @@ def secret_values(cls: type[Connector], options: dict[str, Any]) -> tuple[str, .
     )
 
 
+ROLES: tuple[tuple[str, type[Connector]], ...] = (
+    ("profile", ProfileSource),
+    ("points (grants)", GrantsSource),
+    ("points (ledger)", PointsLedger),
+)
+
+
 def roles(cls: type[Connector]) -> list[str]:
-    """Which configuration sections the class can serve: profile, points."""
-    return [
-        role
-        for role, kind in (("profile", ProfileSource), ("points", GrantsSource))
-        if issubclass(cls, kind)
-    ]
+    """What the class can serve: the profile section, the points section as a grants source
+    (the journal keeps redemptions) or as a ledger (it keeps them itself)."""
+    return [role for role, kind in ROLES if issubclass(cls, kind)]
 
 
 def describe_options(schema: Schema, prefix: str = "") -> list[str]:

@@ -9,7 +9,8 @@ these fixtures (see the README's example connector):
 - `backend_down` (optional): a function that makes the fake fail every call from then on;
 - `secrets` (optional): option values (passwords, keys) that must never reach a log record.
 
-GrantsSourceContract also needs `granted_known`: (a Profile, the points the fake grants it).
+GrantsSourceContract also needs `granted_known`: (a Profile, the points the fake grants it);
+PointsLedgerContract needs `funded` (see there).
 """
 
 from __future__ import annotations
@@ -23,7 +24,18 @@ from typing import Any
 import pytest
 from marshmallow import Schema
 
-from connectors.base import Connector, ConnectorError, GrantsSource, Profile, ProfileSource
+from connectors.base import (
+    Balance,
+    Connector,
+    ConnectorError,
+    GrantsSource,
+    InsufficientBalance,
+    LedgerRefused,
+    PointsLedger,
+    Profile,
+    ProfileSource,
+    Receipt,
+)
 from connectors.registry import available
 
 UNKNOWN_ID = "no-such-employee-000"
@@ -129,10 +141,7 @@ class ProfileSourceContract(ConnectorContract):
                 backend_down()
                 _swallow(connector.find, "employee_id", UNKNOWN_ID)
                 _swallow(connector.check)
-        records = [*caplog.get_records("setup"), *caplog.records]  # building it logs too
-        logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in records)
-        for secret in secrets:
-            assert secret not in logged
+        _assert_no_secret(caplog, secrets)
 
 
 class GrantsSourceContract(ConnectorContract):
@@ -153,6 +162,128 @@ class GrantsSourceContract(ConnectorContract):
         assert connector.granted(nobody) in (None, Decimal(0))
 
 
+def _assert_no_secret(caplog: pytest.LogCaptureFixture, secrets: Iterable[str]) -> None:
+    records = [*caplog.get_records("setup"), *caplog.records]  # building it logs too
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in records)
+    for secret in secrets:
+        assert secret not in logged
+
+
 def _swallow(fn: Callable[..., Any], *args: Any) -> None:
     with contextlib.suppress(ConnectorError):
         fn(*args)
+
+
+class PointsLedgerContract(ConnectorContract):
+    """A ledger's invariants: exact decimals, nothing below zero, a refused write changes
+    nothing, a repeated reference is applied once (idempotent ledgers), lookups tell the truth.
+
+    Needs `funded`: a fresh member of the fake ledger for each test, as (Profile, its points,
+    at least 100).
+    """
+
+    @pytest.fixture
+    def funded(self) -> tuple[Profile, Decimal]:
+        raise NotImplementedError("the test class must define a `funded` fixture")
+
+    @staticmethod
+    def available(connector: PointsLedger, profile: Profile) -> Decimal:
+        balance = connector.balance(profile)
+        assert isinstance(balance, Balance), "a funded member has a balance"
+        return balance.available
+
+    def test_balances_are_exact_decimals(
+        self, connector: PointsLedger, funded: tuple[Profile, Decimal]
+    ) -> None:
+        profile, points = funded
+        available = self.available(connector, profile)
+        assert isinstance(available, Decimal) and available.is_finite()
+        assert available == points
+
+    def test_an_unknown_member_has_no_balance_and_cannot_be_debited(
+        self, connector: PointsLedger
+    ) -> None:
+        nobody = Profile(employee_id=UNKNOWN_ID, email=UNKNOWN_EMAIL, first_name="", last_name="")
+        assert connector.balance(nobody) is None
+        with pytest.raises(LedgerRefused):
+            connector.debit(nobody, "kit-unknown-1", Decimal(1))
+
+    def test_debit_and_credit_move_exactly_the_amount(
+        self, connector: PointsLedger, funded: tuple[Profile, Decimal]
+    ) -> None:
+        profile, points = funded
+        receipt = connector.debit(profile, "kit-debit-1", Decimal("10.5"))
+        assert isinstance(receipt, Receipt) and receipt.reference == "kit-debit-1"
+        assert receipt.amount == Decimal("10.5") and not receipt.replayed
+        assert self.available(connector, profile) == points - Decimal("10.5")
+        connector.credit(profile, "kit-credit-1", Decimal("0.25"))
+        assert self.available(connector, profile) == points - Decimal("10.25")
+
+    def test_a_debit_beyond_the_balance_is_refused_and_changes_nothing(
+        self, connector: PointsLedger, funded: tuple[Profile, Decimal]
+    ) -> None:
+        profile, points = funded
+        with pytest.raises(InsufficientBalance):
+            connector.debit(profile, "kit-overdraft-1", points + Decimal("0.01"))
+        assert self.available(connector, profile) == points
+        connector.debit(profile, "kit-all-of-it", points)  # down to exactly zero is fine
+        assert self.available(connector, profile) == 0
+
+    def test_a_repeated_reference_is_applied_once(
+        self, connector: PointsLedger, funded: tuple[Profile, Decimal]
+    ) -> None:
+        if not connector.idempotent:
+            pytest.skip("the ledger does not declare itself idempotent")
+        profile, points = funded
+        connector.debit(profile, "kit-repeat-1", Decimal(7))
+        again = connector.debit(profile, "kit-repeat-1", Decimal(7))
+        assert again.replayed and again.amount == Decimal(7)
+        assert self.available(connector, profile) == points - Decimal(7)
+
+    def test_lookup_reports_applied_writes_only(
+        self, connector: PointsLedger, funded: tuple[Profile, Decimal]
+    ) -> None:
+        if not connector.can_lookup:
+            pytest.skip("the ledger has no status lookup")
+        profile, _ = funded
+        connector.debit(profile, "kit-lookup-1", Decimal(3))
+        found = connector.lookup("kit-lookup-1")
+        assert found is not None and found.amount == Decimal(3)
+        with contextlib.suppress(InsufficientBalance):
+            connector.debit(profile, "kit-lookup-refused", Decimal(10**9))
+        assert connector.lookup("kit-lookup-refused") is None
+        assert connector.lookup("kit-never-sent") is None
+
+    def test_a_failing_system_never_reports_a_write_applied(
+        self,
+        connector: PointsLedger,
+        funded: tuple[Profile, Decimal],
+        backend_down: Callable[[], None] | None,
+    ) -> None:
+        if backend_down is None:
+            pytest.skip("no backend_down fixture")
+        profile, _ = funded
+        backend_down()
+        with pytest.raises(ConnectorError):
+            connector.debit(profile, "kit-down-1", Decimal(1))
+        with pytest.raises(ConnectorError):
+            connector.credit(profile, "kit-down-2", Decimal(1))
+
+    def test_no_secret_reaches_a_log_record(
+        self,
+        connector: PointsLedger,
+        funded: tuple[Profile, Decimal],
+        backend_down: Callable[[], None] | None,
+        secrets: Iterable[str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        profile, _ = funded
+        with caplog.at_level(logging.DEBUG):
+            connector.balance(profile)
+            connector.debit(profile, "kit-secret-1", Decimal(1))
+            connector.check()
+            if backend_down is not None:
+                backend_down()
+                _swallow(connector.debit, profile, "kit-secret-2", Decimal(1))
+                _swallow(connector.check)
+        _assert_no_secret(caplog, secrets)

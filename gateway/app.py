@@ -33,6 +33,8 @@ class Gateway:
     api_keys: ApiKeys
     journal: Journal
     connectors: ConnectorFactory
+    #: the profile cache, when configured: its counts are shown by /readyz
+    profile_cache: CachedProfiles | None = None
 
     def close(self) -> None:
         self.connectors.close()
@@ -57,9 +59,10 @@ def build_gateway(settings: Settings) -> Gateway:
     """Connectors, journal and service for `settings` (also used by the CLI, without Flask)."""
     factory = ConnectorFactory()
     journal = Journal(settings.database_url)
-    profiles = _role(factory, "profile", settings.profile, ProfileSource)
+    profiles: ProfileSource = _role(factory, "profile", settings.profile, ProfileSource)
+    cache = None
     if settings.profile_cache is not None:
-        profiles = CachedProfiles(profiles, **settings.profile_cache)
+        profiles = cache = CachedProfiles(profiles, **settings.profile_cache)
     service = PointsService(
         profiles=profiles,
         grants=_role(factory, "points", settings.points, GrantsSource),
@@ -68,7 +71,7 @@ def build_gateway(settings: Settings) -> Gateway:
         money=MoneyPolicy(settings.max_decimals, settings.max_amount),
     )
     api_keys = ApiKeys(settings.profile_api_keys)
-    return Gateway(settings, service, token_authority(settings), api_keys, journal, factory)
+    return Gateway(settings, service, token_authority(settings), api_keys, journal, factory, cache)
 
 
 def create_app(settings: Settings | str | Path | None = None) -> Flask:

@@ -111,7 +111,9 @@ def test_create_app_reads_gateway_config(config_path, monkeypatch):
 def test_connectors_lists_each_with_roles_and_options():
     out = run("connectors")
     assert out.returncode == 0, out.stderr
-    assert "csv  (connectors.csv_source.CsvConnector; profile, points; local)" in out.stdout
+    assert (
+        "csv  (connectors.csv_source.CsvConnector; profile, points (grants); local)" in out.stdout
+    )
     assert "darwinbox  (connectors.darwinbox.DarwinboxConnector; profile; remote)" in out.stdout
     assert "    password (secret, required)" in out.stdout
     assert "    http.budget_seconds (float, default 5.0)" in out.stdout

@@ -8,11 +8,13 @@ import pytest
 import requests
 import responses
 
+from connectors.base import Profile
 from connectors.csv_source import CsvConnector
 from connectors.darwinbox import DarwinboxConnector
-from connectors.testing import GrantsSourceContract, ProfileSourceContract
+from connectors.testing import GrantsSourceContract, PointsLedgerContract, ProfileSourceContract
 from tests.conftest import EMPLOYEES, write_csv
 from tests.fakes import darwinbox as fake_darwinbox
+from tests.fakes.ledger import MemoryLedger
 
 PAM = {"employee_id": "DB123", "email": "pam@example.com", "mobile": "9876543210"}
 
@@ -68,3 +70,24 @@ class TestDarwinboxProfiles(ProfileSourceContract):
     @pytest.fixture
     def secrets(self):
         return fake_darwinbox.SECRETS
+
+
+class TestMemoryLedger(PointsLedgerContract):
+    """The kit's ledger checks on the in-memory double the service tests use."""
+
+    @pytest.fixture
+    def connector(self):
+        return MemoryLedger({"DB123": Decimal("250.75")})
+
+    @pytest.fixture
+    def funded(self, connector):
+        pam = Profile(employee_id="DB123", email="pam@example.com", first_name="", last_name="")
+        return pam, Decimal("250.75")
+
+    @pytest.fixture
+    def backend_down(self, connector):
+        return lambda: setattr(connector, "down", True)
+
+    @pytest.mark.skip(reason="a test double, not an installed connector")
+    def test_is_found_by_its_entry_point(self, connector):
+        pass

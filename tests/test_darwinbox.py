@@ -134,6 +134,8 @@ def test_the_gateway_serves_the_seed_endpoints_through_darwinbox(gateway, fake):
     redeem = {**body, "order_id": "A1", "total_points_redeemed": 500}
     assert client.post("/v1/points/redeem", json=redeem).status_code == 200
     assert fake.calls == calls  # the profile came from the cache
+    counts = client.get("/readyz").get_json()["profile_cache"]
+    assert (counts["hits"], counts["misses"], counts["stale"]) == (1, 2, 0)  # redeem hit
 
 
 def test_a_leaver_cannot_redeem_but_is_found_for_refunds(gateway, fake):
