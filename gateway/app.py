@@ -6,11 +6,11 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import Flask
 
-from connectors.base import GrantsSource, ProfileSource
+from connectors.base import GrantsSource, PointsLedger, ProfileSource
 from connectors.cache import CachedProfiles
 from connectors.registry import ConnectorFactory
 from gateway import api, logs
@@ -18,6 +18,8 @@ from gateway.auth import ApiKeys, TokenAuthority
 from gateway.config import ConfigError, ConnectorSettings, Settings, load_settings
 from gateway.journal import Journal
 from gateway.service import MoneyPolicy, PointsService
+from gateway.service.ledger import LedgerPointsService
+from gateway.service.ledger_ops import LedgerPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,11 +43,17 @@ class Gateway:
         self.journal.dispose()
 
 
-def _role(factory: ConnectorFactory, role: str, conf: ConnectorSettings, kind: type[T]) -> T:
+def _role(
+    factory: ConnectorFactory,
+    role: str,
+    conf: ConnectorSettings,
+    kind: type[T] | tuple[type[Any], ...],
+) -> T:
     connector = factory.build(conf.name, conf.options)
     if not isinstance(connector, kind):
-        raise ConfigError(f"{role}.connector: {conf.name!r} cannot serve as a {kind.__name__}")
-    return connector
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise ConfigError(f"{role}.connector: {conf.name!r} cannot serve as a {names}")
+    return connector  # type: ignore[return-value]
 
 
 def token_authority(settings: Settings) -> TokenAuthority:
@@ -63,13 +71,17 @@ def build_gateway(settings: Settings) -> Gateway:
     cache = None
     if settings.profile_cache is not None:
         profiles = cache = CachedProfiles(profiles, **settings.profile_cache)
-    service = PointsService(
-        profiles=profiles,
-        grants=_role(factory, "points", settings.points, GrantsSource),
-        journal=journal,
-        identity=settings.identity,  # type: ignore[arg-type]
-        money=MoneyPolicy(settings.max_decimals, settings.max_amount),
-    )
+    money = MoneyPolicy(settings.max_decimals, settings.max_amount)
+    identity = settings.identity
+    points = _role(factory, "points", settings.points, (GrantsSource, PointsLedger))
+    service: PointsService
+    if isinstance(points, PointsLedger):
+        policy = LedgerPolicy(
+            **{k: v for k, v in settings.ledger.items() if k in LedgerPolicy.__dataclass_fields__}
+        )
+        service = LedgerPointsService(profiles, points, journal, identity, money, policy)  # type: ignore[arg-type]
+    else:
+        service = PointsService(profiles, points, journal, identity, money)  # type: ignore[arg-type]
     api_keys = ApiKeys(settings.profile_api_keys)
     return Gateway(settings, service, token_authority(settings), api_keys, journal, factory, cache)
 

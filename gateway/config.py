@@ -77,11 +77,25 @@ class ServerSection(Schema):
     timeout = fields.Integer(load_default=30, validate=validate.Range(min=1))
 
 
+class LedgerSection(Schema):
+    """How the gateway works with a points ledger (see gateway/service/ledger_ops.py)."""
+
+    wait_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0, max=60))
+    settle_seconds = fields.Float(load_default=30.0, validate=validate.Range(min=0))
+    lease_seconds = fields.Float(load_default=60.0, validate=validate.Range(min=1))
+    retry_base_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0.01))
+    retry_max_seconds = fields.Float(load_default=600.0, validate=validate.Range(min=0.01))
+    # `serve` runs the worker (owed refunds, unsettled debits) in the background too
+    worker_in_serve = fields.Boolean(load_default=True)
+    worker_interval_seconds = fields.Float(load_default=2.0, validate=validate.Range(min=0.05))
+
+
 class ConfigSchema(Schema):
     gateway = fields.Nested(GatewaySection, required=True)
     profile = fields.Nested(ProfileSection, required=True)
     points = fields.Nested(ConnectorSection, required=True)
     server = fields.Nested(ServerSection, load_default=lambda: ServerSection().load({}))
+    ledger = fields.Nested(LedgerSection, load_default=lambda: LedgerSection().load({}))
 
 
 @dataclass(frozen=True)
@@ -110,6 +124,7 @@ class Settings:
     bind: str
     workers: int
     timeout: int
+    ledger: dict[str, Any]
 
     @property
     def uses_placeholder_secret(self) -> bool:
@@ -216,4 +231,5 @@ def load_settings(
         bind=data["server"]["bind"],
         workers=data["server"]["workers"],
         timeout=data["server"]["timeout"],
+        ledger=data["ledger"],
     )

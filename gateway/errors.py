@@ -44,3 +44,17 @@ class OrderNotFound(GatewayError):
 
 class RefundExceedsOrder(GatewayError):
     error_code = "refund_exceeds_order"
+
+
+class OutcomeNotKnown(GatewayError):
+    """The ledger may or may not have applied the debit; the journal keeps resolving it."""
+
+    error_code = "outcome_unknown"
+
+
+class LedgerAnswer(GatewayError):
+    """A refusal recorded in the journal, answered again with its own code."""
+
+    def __init__(self, error_code: str, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.error_code = error_code  # type: ignore[misc]

@@ -26,6 +26,8 @@ HTTP_STATUS: dict[str, int] = {
     "order_conflict": 409,
     "refund_exceeds_order": 409,
     "insufficient_points": 422,
+    "ledger_refused": 422,
+    "outcome_unknown": 503,
     "upstream_error": 502,
     "upstream_auth_failed": 502,
     "upstream_unavailable": 503,

@@ -50,6 +50,23 @@ class Operation:
     amount: int
     fingerprint: str
     answer: dict[str, Any]
+    reference: str | None = None
+    attempts: int = 0
+    claimed_until: datetime | None = None
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+    updated_at: datetime | None = None
+    detail: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+#: received: durable, not sent (a refund or credit waiting, or a debit about to go);
+#: sent: with the ledger now; unknown: may have been applied; applied and rejected are final.
+FINISHED = frozenset({"applied", "rejected"})
+UNFINISHED = ("received", "sent", "unknown")
 
 
 def fingerprint(kind: str, member: str, order_id: str, amount: int) -> str:
@@ -80,20 +97,46 @@ def operation_from_row(row: Any) -> Operation:
         amount=m["amount"],
         fingerprint=m["fingerprint"],
         answer=json.loads(m["answer"]),
+        reference=m["reference"],
+        attempts=m["attempts"] or 0,
+        claimed_until=_maybe_utc(m["claimed_until"]),
+        next_attempt_at=_maybe_utc(m["next_attempt_at"]),
+        sent_at=_maybe_utc(m["sent_at"]),
+        updated_at=_maybe_utc(m["updated_at"]),
+        detail=m["detail"],
     )
 
 
+def _maybe_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
 def operation_values(
-    kind: str, member: str, unique_id: str, order_id: str, amount: int, answer: dict[str, Any]
+    kind: str,
+    member: str,
+    unique_id: str,
+    order_id: str,
+    amount: int,
+    answer: dict[str, Any],
+    state: str = "applied",
+    reference: str | None = None,
 ) -> dict[str, Any]:
+    now = utcnow()
     return {
-        "created_at": utcnow(),
+        "created_at": now,
         "kind": kind,
-        "state": "applied",
+        "state": state,
         "member": member,
         "unique_id": unique_id,
         "order_id": order_id,
         "amount": amount,
         "fingerprint": fingerprint(kind, member, order_id, amount),
         "answer": json.dumps(answer, sort_keys=True),
+        "reference": reference,
+        "attempts": 0,
+        "claimed_until": None,
+        "next_attempt_at": None,
+        "sent_at": None,
+        "updated_at": now if reference is not None else None,
+        "detail": None,
     }

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from gateway.journal.engines import HostWriteLock, postgres_engine, sqlite_engine
 from gateway.journal.hot import HotPath
+from gateway.journal.ledger_states import LedgerStates, add_missing_columns
 from gateway.journal.records import (
     Operation,
     OrderExists,
@@ -61,23 +62,34 @@ class LockedAccount:
         return [operation_from_row(r) for r in self._conn.execute(REFUNDS, {"b_order": order_id})]
 
     def record(
-        self, kind: str, unique_id: str, order_id: str, amount: int, answer: dict[str, Any]
+        self,
+        kind: str,
+        unique_id: str,
+        order_id: str,
+        amount: int,
+        answer: dict[str, Any],
+        state: str = "applied",
+        reference: str | None = None,
     ) -> Operation:
-        """Write the operation and move the totals it changes, in this transaction."""
-        values = operation_values(kind, self.member, unique_id, order_id, amount, answer)
+        """Write the operation, and when it is applied move the totals it changes, in this
+        transaction (one a ledger will apply is `received`: its totals move when it is)."""
+        values = operation_values(
+            kind, self.member, unique_id, order_id, amount, answer, state, reference
+        )
         now = values["created_at"]
         try:
             new_id = self._conn.execute(INSERT_OPERATION, values).inserted_primary_key[0]
         except IntegrityError as exc:
             raise OrderRecordedConcurrently(order_id) from exc
-        self._conn.execute(
-            MOVE_TOTAL[TOTAL_MOVED_BY[kind]],
-            {"b_member": self.member, "b_amount": amount, "b_now": now},
-        )
+        if state == "applied":
+            self._conn.execute(
+                MOVE_TOTAL[TOTAL_MOVED_BY[kind]],
+                {"b_member": self.member, "b_amount": amount, "b_now": now},
+            )
         return Operation(id=new_id, **{**values, "answer": answer})
 
 
-class Journal:
+class Journal(LedgerStates):
     """The journal database. Engines open lazily, so a forked worker makes its own."""
 
     def __init__(self, url: str) -> None:
@@ -134,6 +146,7 @@ class Journal:
             try:
                 with self._write() as conn:
                     metadata.create_all(conn, checkfirst=True)
+                    add_missing_columns(conn)
                 return
             except (IntegrityError, ProgrammingError, OperationalError):
                 if attempt == 2:

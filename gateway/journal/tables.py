@@ -40,13 +40,23 @@ operations = Table(
     ),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("kind", String(16), nullable=False),  # debit | refund | credit
-    Column("state", String(16), nullable=False),  # applied
+    # applied; with a points ledger: received -> sent -> applied | rejected | unknown
+    Column("state", String(16), nullable=False),
     Column("member", String(128), nullable=False),
     Column("unique_id", String(256), nullable=False),
     Column("order_id", String(128), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("fingerprint", String(64), nullable=False),
     Column("answer", Text, nullable=False),
+    # With a points ledger: what the ledger knows the operation by, how often it was tried,
+    # who is working on it until when, when to try again, and the last word on it.
+    Column("reference", String(200), nullable=True),
+    Column("attempts", Integer, nullable=True),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("detail", Text, nullable=True),
     Index("ix_operations_member", "member"),
     Index("ix_operations_created_at", "created_at"),
     Index("ix_operations_order_id", "order_id"),
@@ -59,4 +69,31 @@ operations = Table(
         sqlite_where=text("kind IN ('debit', 'credit')"),
         postgresql_where=text("kind IN ('debit', 'credit')"),
     ),
+    # The worker's question, "what is not finished?", must not scan every operation.
+    Index(
+        "ix_operations_unfinished",
+        "state",
+        sqlite_where=text("state IN ('received', 'sent', 'unknown')"),
+        postgresql_where=text("state IN ('received', 'sent', 'unknown')"),
+    ),
+)
+
+#: Named leases: the background worker of one process (on one host) at a time.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+)
+
+#: Columns added after the first release: create_schema adds them to an older journal.
+ADDED_COLUMNS = (
+    "reference",
+    "attempts",
+    "claimed_until",
+    "next_attempt_at",
+    "sent_at",
+    "updated_at",
+    "detail",
 )

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from connectors.base import ConnectorError, GrantsSource, IdentityField, Profile, ProfileSource
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    GrantsSource,
+    IdentityField,
+    Profile,
+    ProfileSource,
+)
 from gateway.errors import (
     InsufficientPoints,
     OrderConflict,
@@ -52,6 +59,8 @@ class OrderResult:
     member: str
     amount: Decimal
     replayed: bool
+    operation_id: int = 0
+    pending: bool = False  # accepted, not yet applied by the points ledger
 
 
 @dataclass(frozen=True)
@@ -60,19 +69,27 @@ class RefundResult:
     amount: Decimal
     refunded_total: Decimal
     replayed: bool
+    operation_id: int = 0
+    pending: bool = False
 
 
 class PointsService:
+    """Points granted by a source (a CSV, SpotAward); redemptions and refunds in the journal."""
+
+    #: the state a refund or credit is recorded in: the journal applies it at once
+    recorded_state = "applied"
+
     def __init__(
         self,
         profiles: ProfileSource,
-        grants: GrantsSource,
+        grants: GrantsSource | None,
         journal: Journal,
         identity: IdentityField = "employee_id",
         money: MoneyPolicy | None = None,
     ) -> None:
         self.profiles = profiles
         self.grants = grants
+        self.points_connector: Connector | None = grants
         self.journal = journal
         self.identity = identity
         self.money = money or MoneyPolicy()
@@ -83,6 +100,14 @@ class PointsService:
         profile = self.profiles.find(self.identity, unique_id)
         if profile is None or not profile.active:
             raise UserNotFound(f"no active user {unique_id!r}")
+        return profile
+
+    def any_profile(self, unique_id: str) -> Profile:
+        """Active or not: a refund also reaches people who have left since, because Xoxoday
+        refunds orders it cannot fulfil."""
+        profile = self.profiles.find(self.identity, unique_id)
+        if profile is None:
+            raise UserNotFound(f"no user {unique_id!r}")
         return profile
 
     def balance(self, unique_id: str) -> BalanceResult:
@@ -127,19 +152,23 @@ class PointsService:
             earlier = acct.order("credit", order_id)
             if earlier is not None:
                 return self._replay(earlier, member, units)
-            acct.record("credit", unique_id, order_id, units, _order_answer(order_id, amount))
-            return OrderResult("credit", order_id, member, amount, replayed=False)
+            recorded = acct.record(
+                "credit",
+                unique_id,
+                order_id,
+                units,
+                _order_answer(order_id, amount),
+                self.recorded_state,
+                self._reference("credit", order_id, 0),
+            )
+            return OrderResult("credit", order_id, member, amount, False, recorded.id)
 
         return self._in_lock(member, credit, order_id, amount)
 
     def refund(self, unique_id: str, order_id: str, amount: Decimal) -> RefundResult:
         """Give back part or all of a journaled redemption of this member, never more."""
         amount = self.money.amount(amount, "redemption_amount")
-        # A refund also reaches people who have left since: Xoxoday refunds orders it cannot fulfil.
-        profile = self.profiles.find(self.identity, unique_id)
-        if profile is None:
-            raise UserNotFound(f"no user {unique_id!r}")
-        member = profile.employee_id
+        member = self.any_profile(unique_id).employee_id
         units = to_units(amount)
 
         def refund(acct: LockedAccount) -> RefundResult:
@@ -148,20 +177,40 @@ class PointsService:
                 raise OrderNotFound(f"no redemption with order id {order_id!r}")
             if order.member != member:
                 raise OrderConflict(f"order {order_id!r} was redeemed by another user")
-            earlier = acct.refunds(order_id)
+            if order.state != "applied":
+                raise OrderNotFound(f"order {order_id!r} was not redeemed ({order.state})")
+            every = acct.refunds(order_id)
+            earlier = [r for r in every if r.state != "rejected"]
             refunded = sum(r.amount for r in earlier)
             if refunded + units > order.amount:
-                if any(r.amount == units for r in earlier):
-                    # The same refund delivered again after it was applied: answer it again.
-                    return RefundResult(order_id, amount, from_units(refunded), replayed=True)
+                same = [r for r in earlier if r.amount == units]
+                if same:
+                    # The same refund delivered again after it was accepted: answer it again.
+                    return RefundResult(
+                        order_id,
+                        amount,
+                        from_units(refunded),
+                        replayed=True,
+                        operation_id=same[-1].id,
+                        pending=same[-1].state != "applied",
+                    )
                 raise RefundExceedsOrder(
                     f"order {order_id!r} redeemed {format_points(from_units(order.amount))}, "
                     f"{format_points(from_units(refunded))} already refunded",
                     remaining=from_units(order.amount - refunded),
                 )
             answer = {"order_id": order_id, "points": format_points(amount)}
-            acct.record("refund", unique_id, order_id, units, answer)
-            return RefundResult(order_id, amount, from_units(refunded + units), replayed=False)
+            recorded = acct.record(
+                "refund",
+                unique_id,
+                order_id,
+                units,
+                answer,
+                self.recorded_state,
+                self._reference("refund", order_id, len(every) + 1),
+            )
+            refunded_total = from_units(refunded + units)
+            return RefundResult(order_id, amount, refunded_total, False, recorded.id)
 
         return self._in_lock(member, refund, order_id, amount)
 
@@ -172,8 +221,9 @@ class PointsService:
         checks: list[tuple[str, Callable[[], None]]] = [
             ("journal", self.journal.ping),
             ("profile", self.profiles.check),
-            ("points", self.grants.check),
         ]
+        if self.points_connector is not None:
+            checks.append(("points", self.points_connector.check))
         for name, check in checks:
             try:
                 check()
@@ -185,8 +235,12 @@ class PointsService:
         return report
 
     # -- helpers -----------------------------------------------------------------------------
+    def _reference(self, kind: str, order_id: str, n: int) -> str | None:
+        """What the points ledger knows an operation by; the journal alone needs none."""
+        return None
+
     def _granted(self, profile: Profile) -> Decimal:
-        granted = self.grants.granted(profile)
+        granted = self.grants.granted(profile) if self.grants is not None else None
         return granted if granted is not None else Decimal(0)
 
     @staticmethod
@@ -239,7 +293,13 @@ class PointsService:
                 f"order {earlier.order_id!r} was already recorded for another user or amount"
             )
         return OrderResult(
-            earlier.kind, earlier.order_id, member, from_units(earlier.amount), replayed=True
+            earlier.kind,
+            earlier.order_id,
+            member,
+            from_units(earlier.amount),
+            replayed=True,
+            operation_id=earlier.id,
+            pending=earlier.state != "applied",
         )
 
 

@@ -1,0 +1,151 @@
+"""The points operations when a points ledger keeps the points (`[points]` is a PointsLedger).
+
+The journal still records every operation first, durably, and decides idempotency and the
+refund rules; the ledger decides balances and overdrafts. See ledger_ops.py for the rules on
+sending and settling.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from decimal import Decimal
+
+from connectors.base import IdentityField, PointsLedger, Profile, ProfileSource
+from gateway.errors import (
+    InsufficientPoints,
+    LedgerAnswer,
+    OrderConflict,
+    OutcomeNotKnown,
+    UserNotFound,
+)
+from gateway.journal import Journal, Operation
+from gateway.journal.records import fingerprint
+from gateway.service.ledger_ops import LedgerOperations, LedgerPolicy
+from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
+from gateway.service.points import BalanceResult, OrderResult, PointsService, RefundResult
+
+POLL_SECONDS = 0.02  # how often a request looks again at a debit another one is sending
+
+
+class LedgerPointsService(PointsService):
+    recorded_state = "received"
+
+    def __init__(
+        self,
+        profiles: ProfileSource,
+        ledger: PointsLedger,
+        journal: Journal,
+        identity: IdentityField = "employee_id",
+        money: MoneyPolicy | None = None,
+        policy: LedgerPolicy | None = None,
+    ) -> None:
+        super().__init__(profiles, None, journal, identity, money)
+        self.ledger = ledger
+        self.points_connector = ledger
+        self.policy = policy or LedgerPolicy()
+        self.ops = LedgerOperations(ledger, journal, self.policy)
+
+    def balance(self, unique_id: str) -> BalanceResult:
+        profile = self.profile(unique_id)
+        balance = self.ledger.balance(profile)
+        if balance is None:
+            raise UserNotFound(f"the points ledger has no account for {unique_id!r}")
+        if balance.received is not None and balance.redeemed is not None:
+            return BalanceResult(balance.received, balance.redeemed, balance.available)
+        # The ledger gives only what is available: what was redeemed through us is journaled.
+        totals = self.journal.totals(profile.employee_id)
+        redeemed = from_units(totals.debited - totals.refunded)
+        return BalanceResult(balance.available + redeemed, redeemed, balance.available)
+
+    def redeem(self, unique_id: str, order_id: str, amount: Decimal) -> OrderResult:
+        amount = self.money.amount(amount, "total_points_redeemed")
+        profile = self.profile(unique_id)
+        member, units = profile.employee_id, to_units(amount)
+        op, created = self.journal.open_order("debit", member, unique_id, order_id, units, order_id)
+        if not created and op.fingerprint != fingerprint("debit", member, order_id, units):
+            raise OrderConflict(
+                f"order {order_id!r} was already recorded for another user or amount"
+            )
+        op, sent_here = self._settle_debit(op, profile)
+        if op.state == "applied":
+            self._log("debit", order_id, member, amount, replayed=not sent_here)
+            return OrderResult("debit", order_id, member, amount, not sent_here, op.id)
+        if op.state == "rejected":
+            raise _refusal(op)
+        raise OutcomeNotKnown(
+            f"order {order_id!r}: the points ledger has not confirmed the debit yet; it is "
+            "being resolved, send the order again to learn the outcome"
+        )
+
+    def credit(self, unique_id: str, order_id: str, amount: Decimal) -> OrderResult:
+        result = super().credit(unique_id, order_id, amount)
+        return replace(result, pending=self._apply_now(result.operation_id, unique_id))
+
+    def refund(self, unique_id: str, order_id: str, amount: Decimal) -> RefundResult:
+        result = super().refund(unique_id, order_id, amount)
+        return replace(result, pending=self._apply_now(result.operation_id, unique_id))
+
+    def profile_for(self, operation: Operation) -> Profile | None:
+        """The member of a journaled operation, for the worker (None: not reachable now)."""
+        return self.profiles.find("employee_id", operation.member)
+
+    def _reference(self, kind: str, order_id: str, n: int) -> str | None:
+        return f"{order_id}:{kind}" if kind == "credit" else f"{order_id}:{kind}:{n}"
+
+    # -- the debit's way to a final state ----------------------------------------------------
+    def _settle_debit(self, op: Operation, profile: Profile) -> tuple[Operation, bool]:
+        """Send the debit, or join whoever is sending or resolving it, until it is applied or
+        rejected or the wait is over. Answers it, and whether this call sent it.
+
+        A rejected debit found on arrival is sent again (nothing was applied); one that was
+        rejected while we waited on another delivery is answered as it was."""
+        deadline = time.monotonic() + self.policy.wait_seconds
+        waited = sent_here = False
+        lease = self.policy.lease_seconds
+        while True:
+            if op.state == "applied" or (op.state == "rejected" and waited):
+                return op, sent_here
+            if op.state in ("received", "rejected"):
+                claimed = self.journal.claim(op.id, ("received", "rejected"), "sent", lease)
+                if claimed is not None:
+                    sent_here = True
+                    op = self.ops.send(claimed, profile)
+                    if op.finished:
+                        return op, sent_here
+            else:  # sent or unknown: settle it, unless another process holds it
+                claimed = self.journal.claim(op.id, ("sent", "unknown"), None, lease)
+                if claimed is not None:
+                    op = self.ops.resolve(claimed, profile, live=True)
+                    if op.finished:
+                        return op, sent_here
+                else:
+                    waited = True
+            if time.monotonic() >= deadline:
+                return op, sent_here
+            time.sleep(POLL_SECONDS if waited else 0.25)
+            op = self.journal.operation(op.id) or op
+
+    def _apply_now(self, op_id: int, unique_id: str) -> bool:
+        """Try once to apply an accepted refund or credit; True while it is still owed."""
+        claimed = self.journal.claim(op_id, ("received",), "sent", self.policy.lease_seconds)
+        if claimed is None:  # applied already, or someone else is sending it
+            op = self.journal.operation(op_id)
+            return op is None or op.state != "applied"
+        op = self.ops.send(claimed, self.any_profile(unique_id))
+        return op.state != "applied"
+
+
+def _refusal(op: Operation) -> Exception:
+    answer = op.answer
+    code = str(answer.get("error_code", "upstream_unavailable"))
+    message = str(answer.get("message", "the points ledger did not apply the debit"))
+    if code == "insufficient_points":
+        asked = format_points(from_units(op.amount))
+        if "available" not in answer:
+            return InsufficientPoints(f"the points ledger cannot cover {asked} points")
+        available = Decimal(str(answer["available"]))
+        return InsufficientPoints(
+            f"{format_points(available)} points available, {asked} asked", available=available
+        )
+    return LedgerAnswer(code, message)

@@ -1,0 +1,170 @@
+"""Sending journaled operations to a points ledger and settling what the ledger did with them.
+
+The rules, from ../shared/HR-SYSTEMS.md "Safe retries":
+- a write that certainly never arrived (UpstreamUnavailable) did nothing: a debit is rejected
+  (a new delivery of the order may try again), a refund or credit stays owed (`received`);
+- a write that may have arrived is `unknown` until the ledger's status lookup settles it, or an
+  idempotent ledger is sent the same reference again; never a blind retry or a blind refund;
+- a debit is sent only for a live request (Xoxoday shows "payment failed" on a failure answer,
+  so a debit applied later would buy nothing); refunds and credits are owed and are sent until
+  applied, by whoever gets to them first: the request, the worker, `journal resolve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.base import (
+    ConnectorError,
+    InsufficientBalance,
+    LedgerRefused,
+    PointsLedger,
+    Profile,
+    UpstreamUnavailable,
+)
+from gateway.journal import Journal, Operation
+from gateway.journal.records import utcnow
+from gateway.service.money import format_points, from_units
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LedgerPolicy:
+    """How long to wait and when to try again; `[ledger]` in the configuration."""
+
+    # A request waits this long for its debit to settle before answering outcome_unknown.
+    wait_seconds: float = 5.0
+    # A write the ledger's lookup does not find this long after it was sent was not applied.
+    settle_seconds: float = 30.0
+    # Whoever claims an operation holds it this long at most (a killed process lets go).
+    lease_seconds: float = 60.0
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+
+
+class LedgerOperations:
+    """One step on one claimed operation; every outcome is written back to the journal."""
+
+    def __init__(
+        self,
+        ledger: PointsLedger,
+        journal: Journal,
+        policy: LedgerPolicy,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.ledger = ledger
+        self.journal = journal
+        self.policy = policy
+        self._now = now
+
+    def send(self, claimed: Operation, profile: Profile) -> Operation:
+        """Send a claimed (`sent`) operation to the ledger and record what happened."""
+        amount = from_units(claimed.amount)
+        write = self.ledger.debit if claimed.kind == "debit" else self.ledger.credit
+        reference = claimed.reference or claimed.order_id
+        try:
+            receipt = write(profile, reference, amount)
+        except LedgerRefused as exc:
+            if claimed.kind == "debit":
+                return self._finish(claimed, "rejected", str(exc), answer=_refusal(exc))
+            return self._owed(claimed, f"refused by the ledger: {exc}")
+        except UpstreamUnavailable as exc:
+            if claimed.kind == "debit":
+                answer = {"error_code": exc.error_code, "message": "the points ledger is down"}
+                return self._finish(claimed, "rejected", f"not sent: {exc}", answer=answer)
+            return self._owed(claimed, f"not sent: {exc}")
+        except ConnectorError as exc:  # OutcomeUnknown, or an answer nobody can place
+            return self._unknown(claimed, str(exc))
+        except Exception as exc:  # a bug must not turn a sent write into a forgotten one
+            self._unknown(claimed, f"{type(exc).__name__}: {exc}")
+            raise
+        detail = f"ledger id {receipt.ledger_id}" if receipt.ledger_id else None
+        if receipt.replayed:
+            detail = f"the ledger had applied it already; {detail or ''}".rstrip("; ")
+        return self._finish(claimed, "applied", detail)
+
+    def resolve(self, claimed: Operation, profile: Profile, live: bool) -> Operation:
+        """Settle a claimed `sent` or `unknown` operation: did the ledger apply it?
+
+        `live`: a request for this very debit is waiting, so an idempotent ledger may be sent
+        the same reference again (the requester learns the outcome either way)."""
+        if self.ledger.can_lookup:
+            try:
+                found = self.ledger.lookup(claimed.reference or claimed.order_id)
+            except ConnectorError as exc:
+                return self._unknown(claimed, f"status lookup failed: {exc}")
+            if found is not None:
+                return self._finish(claimed, "applied", "found applied by the status lookup")
+            sent_at = claimed.sent_at or claimed.created_at
+            settled = sent_at + timedelta(seconds=self.policy.settle_seconds)
+            if self._now() < settled:
+                return self._unknown(claimed, "not found by the status lookup yet", settled)
+            if claimed.kind == "debit":
+                return self._finish(claimed, "rejected", "not applied (status lookup)", _lost())
+            return self._owed(claimed, "not applied (status lookup): to be sent again", now=True)
+        if self.ledger.idempotent and (live or claimed.kind != "debit"):
+            return self.send(claimed, profile)
+        return self._unknown(
+            claimed,
+            "the ledger has no status lookup: waiting for a new delivery or an operator "
+            "(points-gateway journal resolve --mark)",
+        )
+
+    def reject_unsent_debit(self, claimed: Operation) -> Operation:
+        """A debit recorded but never sent (its process died first): nothing happened."""
+        return self._finish(claimed, "rejected", "never sent", _lost())
+
+    # -- writing outcomes --------------------------------------------------------------------
+    def _finish(
+        self,
+        claimed: Operation,
+        state: str,
+        detail: str | None,
+        answer: dict[str, Any] | None = None,
+        retry_at: datetime | None = None,
+    ) -> Operation:
+        if not self.journal.finish(claimed, state, detail, answer, retry_at):
+            log.warning("operation %d: claim lost before it could be marked %s", claimed.id, state)
+        else:
+            log.info(
+                "%s order=%s member=%s amount=%s: %s%s",
+                claimed.kind,
+                claimed.order_id,
+                claimed.member,
+                format_points(from_units(claimed.amount)),
+                state,
+                f" ({detail})" if detail else "",
+            )
+        return self.journal.operation(claimed.id) or claimed
+
+    def _unknown(self, claimed: Operation, detail: str, at: datetime | None = None) -> Operation:
+        return self._finish(claimed, "unknown", detail, retry_at=at or self._backoff(claimed))
+
+    def _owed(self, claimed: Operation, detail: str, now: bool = False) -> Operation:
+        at = self._now() if now else self._backoff(claimed)
+        return self._finish(claimed, "received", detail, retry_at=at)
+
+    def _backoff(self, claimed: Operation) -> datetime:
+        """Exponential with jitter, by how often the operation was tried."""
+        tries = max(claimed.attempts, 1)
+        delay = min(
+            self.policy.retry_max_seconds, self.policy.retry_base_seconds * 2 ** (tries - 1)
+        )
+        return self._now() + timedelta(seconds=delay * random.uniform(0.5, 1.0))
+
+
+def _refusal(exc: LedgerRefused) -> dict[str, Any]:
+    answer: dict[str, Any] = {"error_code": exc.error_code, "message": str(exc)}
+    if isinstance(exc, InsufficientBalance) and exc.available is not None:
+        answer["available"] = format_points(exc.available)
+    return answer
+
+
+def _lost() -> dict[str, str]:
+    return {"error_code": "upstream_unavailable", "message": "the points ledger did not apply it"}

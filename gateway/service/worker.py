@@ -1,0 +1,87 @@
+"""The worker: drives unfinished ledger operations to a final state, with backoff.
+
+Owed refunds and credits are sent until the ledger applies them; debits whose outcome is
+unknown are settled by the status lookup; a debit recorded but never sent (its process was
+killed) is rejected. Each operation is claimed in the journal first, so any number of workers,
+requests and operators may run at once without sending anything twice. One lease in the
+journal keeps the background workers of all processes and hosts to one polling at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from connectors.base import ConnectorError, Profile
+from gateway.journal import Operation
+from gateway.journal.records import utcnow
+from gateway.service.ledger import LedgerPointsService
+
+log = logging.getLogger(__name__)
+LEASE = "ledger-worker"
+
+
+class Worker:
+    def __init__(self, service: LedgerPointsService, interval_seconds: float = 2.0) -> None:
+        self.service = service
+        self.journal = service.journal
+        self.ops = service.ops
+        self.lease_seconds = service.policy.lease_seconds
+        self.interval = interval_seconds
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+    def run_once(self, everything: bool = False) -> list[Operation]:
+        """One pass over what is due (`everything`: over all that is unfinished, backoff or
+        not); answers the operations it moved."""
+        todo = self.journal.unfinished() if everything else self.journal.due()
+        moved = []
+        for op in todo:
+            try:
+                after = self.step(op, everything)
+            except ConnectorError as exc:  # the HR system, for the member's profile
+                log.warning("operation %d: %s; trying again later", op.id, exc)
+                continue
+            if after is not None:
+                moved.append(after)
+        return moved
+
+    def step(self, op: Operation, everything: bool = False) -> Operation | None:
+        """One step on one operation; None when someone else holds it or it must wait."""
+        lease = self.lease_seconds
+        if op.kind == "debit" and op.state == "received":
+            # Its request sends it a moment after recording it; only a dead one leaves it here.
+            if not everything and utcnow() - op.created_at < timedelta(seconds=lease):
+                return None
+            claimed = self.journal.claim(op.id, ("received",), None, lease)
+            return self.ops.reject_unsent_debit(claimed) if claimed else None
+        profile = self.service.profile_for(op) or Profile(
+            employee_id=op.member, email="", first_name="", last_name=""
+        )
+        if op.state == "received":
+            claimed = self.journal.claim(op.id, ("received",), "sent", lease)
+            return self.ops.send(claimed, profile) if claimed else None
+        claimed = self.journal.claim(op.id, ("sent", "unknown"), None, lease)
+        return self.ops.resolve(claimed, profile, live=False) if claimed else None
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Poll while holding the journal's worker lease, until `stop` is set."""
+        log.info("ledger worker %s started", self.holder)
+        while not stop.is_set():
+            try:
+                if self.journal.hold_lease(LEASE, self.holder, max(self.interval * 5, 10)):
+                    self.run_once()
+            except Exception:  # the worker must outlive any one bad pass
+                log.exception("ledger worker pass failed")
+            stop.wait(self.interval)
+
+    def start_thread(self) -> threading.Event:
+        """Run in a daemon thread of this process (`serve`); set the event to stop it."""
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self.run_forever, args=(stop,), name="ledger-worker", daemon=True
+        )
+        thread.start()
+        return stop
