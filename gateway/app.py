@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,8 +38,22 @@ class Gateway:
     connectors: ConnectorFactory
     #: the profile cache, when configured: its counts are shown by /readyz
     profile_cache: CachedProfiles | None = None
+    stop_worker: threading.Event | None = None  # set: the background ledger worker stops
+
+    def start_ledger_worker(self) -> None:
+        """The background worker, when the points live in a ledger and the config wants it."""
+        from gateway.service.worker import Worker
+
+        if (
+            isinstance(self.service, LedgerPointsService)
+            and self.settings.ledger["worker_in_serve"]
+        ):
+            interval = self.settings.ledger["worker_interval_seconds"]
+            self.stop_worker = Worker(self.service, interval).start_thread()
 
     def close(self) -> None:
+        if self.stop_worker is not None:
+            self.stop_worker.set()
         self.connectors.close()
         self.journal.dispose()
 

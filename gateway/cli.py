@@ -134,7 +134,7 @@ def connectors() -> None:
 
 @main.group()
 def journal() -> None:
-    """Read the journal of operations."""
+    """Read the journal of operations, and settle what a points ledger left unfinished."""
 
 
 def _moment(value: str | None, end: bool) -> datetime | None:
@@ -205,3 +205,7 @@ def journal_export(config_path: str | None, since: str | None, until: str | None
             )
     finally:
         store.dispose()
+
+
+# The ledger commands register themselves on `main` and `journal`.
+from gateway import cli_ledger  # noqa: E402, F401

@@ -13,7 +13,13 @@ from gateway.config import Settings
 class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
     def __init__(self, settings: Settings, **options: Any) -> None:
         self.settings = settings
-        self.options = {"accesslog": "-", "errorlog": "-", "graceful_timeout": 10, **options}
+        self.options = {
+            "accesslog": "-",
+            "errorlog": "-",
+            "graceful_timeout": 10,
+            "post_worker_init": _start_ledger_worker,
+            **options,
+        }
         super().__init__()
 
     def load_config(self) -> None:
@@ -25,3 +31,10 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no
         from gateway.app import create_app
 
         return create_app(self.settings)
+
+
+def _start_ledger_worker(worker: Any) -> None:
+    """With a points ledger, each worker process runs the ledger worker in a thread; the
+    journal's lease lets one of them (across hosts too) poll at a time."""
+    gateway = worker.wsgi.extensions["points_gateway"]
+    gateway.start_ledger_worker()

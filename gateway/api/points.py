@@ -12,6 +12,11 @@ from gateway.service.money import format_points
 
 bp = Blueprint("points", __name__, url_prefix="/v1")
 
+# A refund or credit the points ledger could not take yet is durably owed and will be applied
+# by the worker: it succeeded as far as Xoxoday is concerned (see README, "Points ledgers").
+PENDING = "Accepted; the points will be added to the ledger shortly"
+QUEUED = {"state": "pending"}
+
 # marshmallow schemas keep no state between loads: build each once, not per request.
 BALANCE = BalanceRequest()
 PROFILE = ProfileRequest()
@@ -71,6 +76,8 @@ def redeem() -> dict[str, Any]:
         result = gw.service.credit(req["unique_id"], req["order_id"], added)
     else:
         result = gw.service.redeem(req["unique_id"], req["order_id"], req["total_points_redeemed"])
+    if result.pending:
+        return {"status": "1", "message": PENDING, "data": {"order_id": result.order_id, **QUEUED}}
     return {"status": "1", "message": "Successfully updated", "data": {"order_id": result.order_id}}
 
 
@@ -81,8 +88,7 @@ def refund() -> dict[str, Any]:
     gw.tokens.verify(req["auth_token"], req["unique_id"])
     order_id = req["transactionid"] or req["order_id"]
     result = gw.service.refund(req["unique_id"], order_id, req["redemption_amount"])
-    return {
-        "status": "1",
-        "message": "Successfully updated",
-        "data": {"transaction_id": result.order_id, "points": format_points(result.amount)},
-    }
+    data = {"transaction_id": result.order_id, "points": format_points(result.amount)}
+    if result.pending:
+        return {"status": "1", "message": PENDING, "data": {**data, **QUEUED}}
+    return {"status": "1", "message": "Successfully updated", "data": data}

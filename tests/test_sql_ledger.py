@@ -1,0 +1,155 @@
+"""The SQL ledger on a real SQLite file and the machine's PostgreSQL: the kit, races, the gateway."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from connectors.base import InsufficientBalance, Profile
+from connectors.sql_ledger import SqlLedgerConnector
+from connectors.testing import PointsLedgerContract
+from gateway.app import create_app
+from gateway.config import load_settings
+from tests.conftest import PG_SKIP, PG_URL, write_config
+
+PAM = Profile(employee_id="DB123", email="pam@example.com", first_name="Pam", last_name="B")
+TABLES = """
+CREATE TABLE kit_points (member_id VARCHAR(64) PRIMARY KEY, points NUMERIC(14, 2) NOT NULL,
+                         earned NUMERIC(14, 2) NOT NULL, spent NUMERIC(14, 2) NOT NULL);
+CREATE TABLE kit_points_tx (reference VARCHAR(200) PRIMARY KEY, member_id VARCHAR(64),
+                            kind VARCHAR(16), amount NUMERIC(14, 2), created_at TIMESTAMP)
+"""
+
+
+def company_database(url: str, points: str = "250.75") -> str:
+    """The company's own points tables, made afresh, with Pam's account."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS kit_points_tx"))
+        conn.execute(text("DROP TABLE IF EXISTS kit_points"))
+        for statement in TABLES.split(";"):
+            conn.execute(text(statement))
+        points = str(Decimal(points))  # a literal: SQLite's driver binds no Decimal
+        conn.execute(text(f"INSERT INTO kit_points VALUES ('DB123', {points}, {points}, 0)"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_url(request, tmp_path):
+    if request.param == "postgres":
+        if not PG_URL:
+            pytest.skip(PG_SKIP)
+        return company_database(PG_URL)
+    return company_database(f"sqlite:///{tmp_path / 'company.db'}")
+
+
+def make(url: str, **options) -> SqlLedgerConnector:
+    return SqlLedgerConnector(
+        url=url,
+        table="kit_points",
+        received_column="earned",
+        redeemed_column="spent",
+        transactions_table="kit_points_tx",
+        **options,
+    )
+
+
+class TestSqlLedger(PointsLedgerContract):
+    @pytest.fixture
+    def connector(self, ledger_url):
+        connector = make(ledger_url)
+        yield connector
+        connector.close()
+
+    @pytest.fixture
+    def funded(self):
+        return PAM, Decimal("250.75")
+
+    @pytest.fixture
+    def backend_down(self, connector):
+        def down():
+            connector.engine.dispose()
+            connector.engine = create_engine(
+                "postgresql+psycopg://nobody:s3cret-db-password@127.0.0.1:9/none"
+            )
+
+        return down
+
+    @pytest.fixture
+    def secrets(self):
+        return ("s3cret-db-password",)
+
+
+def test_running_totals_move_with_the_points(ledger_url):
+    ledger = make(ledger_url)
+    ledger.debit(PAM, "T1", Decimal(50))
+    ledger.credit(PAM, "T2", Decimal("0.75"))
+    balance = ledger.balance(PAM)
+    assert (balance.available, balance.received, balance.redeemed) == (
+        Decimal("201.5"),
+        Decimal("251.5"),
+        Decimal(50),
+    )
+
+
+def test_two_gateways_racing_cannot_overspend(ledger_url):
+    """Two connectors (two engines, as on two hosts), 20 threads, 25 points each."""
+    gateways = [make(ledger_url), make(ledger_url)]
+    applied, refused, errors = [], [], []
+
+    def debit(i: int) -> None:
+        try:
+            gateways[i % 2].debit(PAM, f"R{i}", Decimal(25))
+            applied.append(i)
+        except InsufficientBalance:
+            refused.append(i)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=debit, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert len(applied) == 10 and len(refused) == 10  # 250.75 covers ten
+    assert gateways[0].balance(PAM).available == Decimal("0.75")
+
+
+def test_the_gateway_redeems_and_refunds_through_the_sql_ledger(ledger_url, tmp_path):
+    from tests.conftest import EMPLOYEES, write_csv
+
+    write_csv(tmp_path / "employees.csv", EMPLOYEES)
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'journal.db'}")
+    config.write_text(
+        config.read_text().replace(
+            '[points]\nconnector = "csv"\noptions = { path = "employees.csv" }',
+            f'[points]\nconnector = "sql_ledger"\noptions = {{ url = "{ledger_url}", '
+            'table = "kit_points", received_column = "earned", redeemed_column = "spent", '
+            'transactions_table = "kit_points_tx" }',
+        )
+    )
+    app = create_app(load_settings(config))
+    client, token = app.test_client(), app.extensions["points_gateway"].tokens.issue
+    auth = {"unique_id": "DB123", "auth_token": token("DB123")}
+    redeem = {**auth, "order_id": "G1", "total_points_redeemed": "200.25"}
+    assert client.post("/v1/points/redeem", json=redeem).get_json()["status"] == "1"
+    assert client.post("/v1/points/redeem", json=redeem).get_json()["status"] == "1"
+    refund = {**auth, "transactionid": "G1", "redemption_amount": 100}
+    answer = client.post("/v1/points/refund", json=refund).get_json()
+    assert answer == {
+        "status": "1",
+        "message": "Successfully updated",
+        "data": {"transaction_id": "G1", "points": "100"},
+    }
+    points = client.post("/v1/points/balance", json=auth).get_json()["points_info"]
+    assert points == {
+        "points_received": "350.75",
+        "points_redeemed": "200.25",
+        "points_available": "150.5",
+    }
+    app.extensions["points_gateway"].close()
