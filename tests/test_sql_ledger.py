@@ -13,7 +13,9 @@ from connectors.sql_ledger import SqlLedgerConnector
 from connectors.testing import PointsLedgerContract
 from gateway.app import create_app
 from gateway.config import load_settings
-from tests.conftest import PG_SKIP, PG_URL, write_config
+from gateway.journal import Journal
+from tests.conftest import EMPLOYEES, PG_SKIP, PG_URL, write_config, write_csv
+from tests.test_cli import run
 
 PAM = Profile(employee_id="DB123", email="pam@example.com", first_name="Pam", last_name="B")
 TABLES = """
@@ -120,9 +122,8 @@ def test_two_gateways_racing_cannot_overspend(ledger_url):
     assert gateways[0].balance(PAM).available == Decimal("0.75")
 
 
-def test_the_gateway_redeems_and_refunds_through_the_sql_ledger(ledger_url, tmp_path):
-    from tests.conftest import EMPLOYEES, write_csv
-
+def ledger_config(tmp_path, ledger_url):
+    """A gateway config: employees from a CSV, points in the company's SQL ledger."""
     write_csv(tmp_path / "employees.csv", EMPLOYEES)
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'journal.db'}")
     config.write_text(
@@ -133,7 +134,11 @@ def test_the_gateway_redeems_and_refunds_through_the_sql_ledger(ledger_url, tmp_
             'transactions_table = "kit_points_tx" }',
         )
     )
-    app = create_app(load_settings(config))
+    return config
+
+
+def test_the_gateway_redeems_and_refunds_through_the_sql_ledger(ledger_url, tmp_path):
+    app = create_app(load_settings(ledger_config(tmp_path, ledger_url)))
     client, token = app.test_client(), app.extensions["points_gateway"].tokens.issue
     auth = {"unique_id": "DB123", "auth_token": token("DB123")}
     redeem = {**auth, "order_id": "G1", "total_points_redeemed": "200.25"}
@@ -153,3 +158,37 @@ def test_the_gateway_redeems_and_refunds_through_the_sql_ledger(ledger_url, tmp_
         "points_available": "150.5",
     }
     app.extensions["points_gateway"].close()
+
+
+def test_journal_pending_and_resolve_as_an_operator_runs_them(ledger_url, tmp_path):
+    config = ledger_config(tmp_path, ledger_url)
+    journal = Journal(load_settings(config).database_url)
+    journal.create_schema()
+    # An owed refund (the ledger was down when it came) and a debit nobody could settle.
+    journal.open_order("credit", "DB123", "DB123", "GIFT", 5_0000, "GIFT:credit")
+    stuck, _ = journal.open_order("debit", "DB123", "DB123", "O9", 1_0000, "O9")
+    journal.claim(stuck.id, ("received",), "unknown")
+    journal.dispose()
+
+    pending = run("journal", "pending", "--config", str(config))
+    assert pending.returncode == 0, pending.stderr
+    assert "GIFT" in pending.stdout and "O9" in pending.stdout
+    assert "2 unfinished; refunds and credits owed: 5 points" in pending.stderr
+
+    resolve = run("journal", "resolve", "--config", str(config))
+    assert resolve.returncode == 3, resolve.stderr  # the claimed debit is held by its lease
+    assert "credit  applied" in resolve.stdout
+    assert make(ledger_url).balance(PAM).available == Decimal("255.75")
+
+    by_hand = ["--id", str(stuck.id), "--as", "rejected", "--reason", "not in the ledger report"]
+    marked = run("journal", "resolve", "--config", str(config), *by_hand)
+    assert marked.returncode == 0, marked.stderr
+    assert "marked: not in the ledger report" in marked.stdout
+    assert run("journal", "resolve", "--config", str(config)).returncode == 0
+    again = run("journal", "resolve", "--config", str(config), *by_hand)
+    assert again.returncode == 1 and "rejected already" in again.stderr
+
+
+def test_ledger_commands_refuse_a_grants_configuration(config_path):
+    out = run("journal", "pending", "--config", str(config_path))
+    assert out.returncode == 2 and "is not a points ledger" in out.stderr
