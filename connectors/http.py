@@ -27,7 +27,13 @@ from tenacity import (
 )
 from urllib3.exceptions import NewConnectionError
 
-from connectors.base import ConnectorError, UpstreamAuthFailed, UpstreamError, UpstreamUnavailable
+from connectors.base import (
+    ConnectorError,
+    OutcomeUnknown,
+    UpstreamAuthFailed,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from connectors.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
@@ -123,7 +129,9 @@ class HttpClient:
         self, method: str, url: str, *, idempotent: bool, **kwargs: Any
     ) -> requests.Response:
         """The answer (any status but a retryable one); transport failures, exhausted retries
-        and an open breaker raise UpstreamUnavailable."""
+        and an open breaker raise UpstreamUnavailable. A call that is not `idempotent` (one
+        that moves points) raises OutcomeUnknown instead once the request may have arrived:
+        a timeout or reset after connecting, or a 5xx answer."""
         return self.breaker.call(
             lambda: self._with_retries(method, url, idempotent, kwargs), is_failure=_is_outage
         )
@@ -164,9 +172,16 @@ class HttpClient:
         try:
             return retrying(attempt)
         except RetryableAnswer as exc:
+            status = exc.response.status_code
+            if not idempotent and status != 429:  # a 5xx may come after the write was done
+                raise OutcomeUnknown(f"{self.name}: HTTP {status} after sending") from None
             raise self._exhausted(exc.response) from None
         except requests.RequestException as exc:
             what = "timed out" if isinstance(exc, requests.Timeout) else "cannot reach it"
+            if not idempotent and not certainly_not_sent(exc):
+                raise OutcomeUnknown(
+                    f"{self.name}: {what} after sending ({type(exc).__name__})"
+                ) from None
             raise UpstreamUnavailable(f"{self.name}: {what} ({type(exc).__name__})") from None
 
     _backoff = wait_exponential(multiplier=0.1, max=2.0) + wait_random(0, 0.1)
@@ -205,6 +220,6 @@ class HttpClient:
 
 def _is_outage(exc: BaseException) -> bool:
     """What the breaker counts: the system not answering usefully, not a refusal of ours."""
-    return isinstance(exc, UpstreamUnavailable | UpstreamError) and not isinstance(
+    return isinstance(exc, UpstreamUnavailable | UpstreamError | OutcomeUnknown) and not isinstance(
         exc, UpstreamAuthFailed
     )

@@ -11,7 +11,7 @@ import requests
 import responses
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from connectors.base import UpstreamError, UpstreamUnavailable
+from connectors.base import OutcomeUnknown, UpstreamError, UpstreamUnavailable
 from connectors.breaker import BreakerOpen
 from connectors.http import HttpClient, HttpPolicy
 
@@ -69,9 +69,22 @@ def test_a_lookup_is_retried_after_any_failure(client, mock, failure):
 )
 def test_a_call_that_moves_points_is_not_retried_once_it_may_have_arrived(client, mock, failure):
     answers(mock, failure, 200)
-    with pytest.raises(UpstreamUnavailable):
+    with pytest.raises(OutcomeUnknown):  # neither "failed" nor "done": the ledger must be asked
         client.request("POST", URL, idempotent=False)
     assert calls(mock, "POST") == 1
+
+
+def test_a_throttled_call_that_moves_points_was_not_applied(client, mock):
+    answers(mock, 429)
+    with pytest.raises(UpstreamUnavailable, match="throttled"):
+        client.request("POST", URL, idempotent=False)
+
+
+def test_a_call_that_moves_points_and_never_connects_is_not_sent(client, mock):
+    answers(mock, refused(), refused(), refused())
+    with pytest.raises(UpstreamUnavailable):
+        client.request("POST", URL, idempotent=False)
+    assert calls(mock, "POST") == 3
 
 
 def test_a_call_that_moves_points_is_retried_when_it_never_connected(client, mock):
