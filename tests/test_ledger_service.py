@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from connectors.base import UpstreamUnavailable
 from connectors.csv_source import CsvConnector
 from gateway.errors import InsufficientPoints, LedgerAnswer, OrderConflict, OutcomeNotKnown
 from gateway.journal import Journal
@@ -221,3 +222,21 @@ def test_an_operator_marks_an_operation_by_hand(service, ledger, journal, faults
     op = journal.order("debit", "O1")
     assert (op.state, op.detail) == ("rejected", "marked: checked the ledger's report: not there")
     assert not journal.mark(op, "applied", "twice")  # a final state stays final
+
+
+def test_an_accepted_refund_is_not_failed_by_the_hr_system_going_down(service, ledger):
+    """Once on disk, a refund answers accepted: a failure would make Xoxoday's retry of a
+    partial refund look like a second refund."""
+    service.redeem("DB123", "O1", Decimal(300))
+    lookups = {"n": 0}
+    real_find = service.profiles.find
+
+    def find_then_fail(by, value):
+        lookups["n"] += 1
+        if lookups["n"] > 1:
+            raise UpstreamUnavailable("hr: down")
+        return real_find(by, value)
+
+    service.profiles.find = find_then_fail
+    refund = service.refund("DB123", "O1", Decimal(100))
+    assert refund.pending and not refund.replayed and ledger.total("credit") == 0

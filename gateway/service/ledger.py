@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from decimal import Decimal
 
-from connectors.base import IdentityField, PointsLedger, Profile, ProfileSource
+from connectors.base import ConnectorError, IdentityField, PointsLedger, Profile, ProfileSource
 from gateway.errors import (
     InsufficientPoints,
     LedgerAnswer,
@@ -127,12 +127,19 @@ class LedgerPointsService(PointsService):
             op = self.journal.operation(op.id) or op
 
     def _apply_now(self, op_id: int, unique_id: str) -> bool:
-        """Try once to apply an accepted refund or credit; True while it is still owed."""
+        """Try once to apply an accepted refund or credit; True while it is still owed.
+
+        It is on disk already: nothing here may fail the request, or Xoxoday's retry of a
+        partial refund would be taken for a second refund."""
+        try:
+            profile = self.any_profile(unique_id)
+        except (ConnectorError, UserNotFound):
+            return True  # the worker sends it once the HR system answers again
         claimed = self.journal.claim(op_id, ("received",), "sent", self.policy.lease_seconds)
         if claimed is None:  # applied already, or someone else is sending it
             op = self.journal.operation(op_id)
             return op is None or op.state != "applied"
-        op = self.ops.send(claimed, self.any_profile(unique_id))
+        op = self.ops.send(claimed, profile)
         return op.state != "applied"
 
 
