@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -91,9 +91,7 @@ def build_gateway(settings: Settings) -> Gateway:
     points = _role(factory, "points", settings.points, (GrantsSource, PointsLedger))
     service: PointsService
     if isinstance(points, PointsLedger):
-        policy = LedgerPolicy(
-            **{k: v for k, v in settings.ledger.items() if k in LedgerPolicy.__dataclass_fields__}
-        )
+        policy = LedgerPolicy(**{f.name: settings.ledger[f.name] for f in fields(LedgerPolicy)})
         service = LedgerPointsService(profiles, points, journal, identity, money, policy)  # type: ignore[arg-type]
     else:
         service = PointsService(profiles, points, journal, identity, money)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from connectors.registry import (
     secret_values,
     validate_options,
 )
+from gateway.service.ledger_ops import LedgerPolicy
 
 #: Where the packaged demo lives; `serve`, `token`, ... use it when given no config at all.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -78,13 +79,23 @@ class ServerSection(Schema):
 
 
 class LedgerSection(Schema):
-    """How the gateway works with a points ledger (see gateway/service/ledger_ops.py)."""
+    """How the gateway works with a points ledger; the defaults are LedgerPolicy's."""
 
-    wait_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0, max=60))
-    settle_seconds = fields.Float(load_default=30.0, validate=validate.Range(min=0))
-    lease_seconds = fields.Float(load_default=60.0, validate=validate.Range(min=1))
-    retry_base_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0.01))
-    retry_max_seconds = fields.Float(load_default=600.0, validate=validate.Range(min=0.01))
+    wait_seconds = fields.Float(
+        load_default=LedgerPolicy.wait_seconds, validate=validate.Range(min=0, max=60)
+    )
+    settle_seconds = fields.Float(
+        load_default=LedgerPolicy.settle_seconds, validate=validate.Range(min=0)
+    )
+    lease_seconds = fields.Float(
+        load_default=LedgerPolicy.lease_seconds, validate=validate.Range(min=1)
+    )
+    retry_base_seconds = fields.Float(
+        load_default=LedgerPolicy.retry_base_seconds, validate=validate.Range(min=0.01)
+    )
+    retry_max_seconds = fields.Float(
+        load_default=LedgerPolicy.retry_max_seconds, validate=validate.Range(min=0.01)
+    )
     # `serve` runs the worker (owed refunds, unsettled debits) in the background too
     worker_in_serve = fields.Boolean(load_default=True)
     worker_interval_seconds = fields.Float(load_default=2.0, validate=validate.Range(min=0.05))

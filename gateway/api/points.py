@@ -76,9 +76,7 @@ def redeem() -> dict[str, Any]:
         result = gw.service.credit(req["unique_id"], req["order_id"], added)
     else:
         result = gw.service.redeem(req["unique_id"], req["order_id"], req["total_points_redeemed"])
-    if result.pending:
-        return {"status": "1", "message": PENDING, "data": {"order_id": result.order_id, **QUEUED}}
-    return {"status": "1", "message": "Successfully updated", "data": {"order_id": result.order_id}}
+    return _updated({"order_id": result.order_id}, result.pending)
 
 
 @bp.post("/points/refund")
@@ -89,6 +87,11 @@ def refund() -> dict[str, Any]:
     order_id = req["transactionid"] or req["order_id"]
     result = gw.service.refund(req["unique_id"], order_id, req["redemption_amount"])
     data = {"transaction_id": result.order_id, "points": format_points(result.amount)}
-    if result.pending:
+    return _updated(data, result.pending)
+
+
+def _updated(data: dict[str, Any], pending: bool) -> dict[str, Any]:
+    """The seed's success answer; one the points ledger has yet to apply says so."""
+    if pending:
         return {"status": "1", "message": PENDING, "data": {**data, **QUEUED}}
     return {"status": "1", "message": "Successfully updated", "data": data}
