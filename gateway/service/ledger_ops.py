@@ -25,6 +25,7 @@ from connectors.base import (
     LedgerRefused,
     PointsLedger,
     Profile,
+    UpstreamAuthFailed,
     UpstreamUnavailable,
 )
 from gateway.journal import Journal, Operation
@@ -74,7 +75,7 @@ class LedgerOperations:
             if claimed.kind == "debit":
                 return self._finish(claimed, "rejected", str(exc), answer=_refusal(exc))
             return self._owed(claimed, f"refused by the ledger: {exc}")
-        except UpstreamUnavailable as exc:
+        except (UpstreamUnavailable, UpstreamAuthFailed) as exc:  # certainly not applied
             if claimed.kind == "debit":
                 answer = {"error_code": exc.error_code, "message": "the points ledger is down"}
                 return self._finish(claimed, "rejected", f"not sent: {exc}", answer=answer)
