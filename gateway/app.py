@@ -48,8 +48,11 @@ class Gateway:
             isinstance(self.service, LedgerPointsService)
             and self.settings.ledger["worker_in_serve"]
         ):
-            interval = self.settings.ledger["worker_interval_seconds"]
-            self.stop_worker = Worker(self.service, interval).start_thread()
+            ledger = self.settings.ledger
+            worker = Worker(
+                self.service, ledger["worker_interval_seconds"], ledger["worker_threads"]
+            )
+            self.stop_worker = worker.start_thread()
 
     def close(self) -> None:
         if self.stop_worker is not None:

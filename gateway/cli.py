@@ -56,8 +56,13 @@ def main() -> None:
 @config_option
 @click.option("--bind", default=None, help="HOST:PORT to listen on (default: [server] bind).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes.")
+@click.option(
+    "--threads", type=click.IntRange(1, 256), default=None, help="Threads per worker process."
+)
 @operator_errors
-def serve(config_path: str | None, bind: str | None, workers: int | None) -> None:
+def serve(
+    config_path: str | None, bind: str | None, workers: int | None, threads: int | None
+) -> None:
     """Run the gateway under gunicorn."""
     from gateway.app import build_gateway
     from gateway.server import GatewayServer
@@ -73,6 +78,7 @@ def serve(config_path: str | None, bind: str | None, workers: int | None) -> Non
         settings,
         bind=bind or settings.bind,
         workers=workers or settings.workers,
+        threads=threads or settings.threads,
         timeout=settings.timeout,
     ).run()
 

@@ -34,7 +34,8 @@ def _ledger_worker(config_path: str | None) -> Iterator[Any]:
                 "the journal applies everything at once, there is nothing to resolve"
             )
         gateway.journal.create_schema()
-        yield Worker(gateway.service, settings.ledger["worker_interval_seconds"])
+        ledger = settings.ledger
+        yield Worker(gateway.service, ledger["worker_interval_seconds"], ledger["worker_threads"])
     finally:
         gateway.close()
 

@@ -75,6 +75,9 @@ class ProfileSection(ConnectorSection):
 class ServerSection(Schema):
     bind = fields.String(load_default="127.0.0.1:8000")
     workers = fields.Integer(load_default=2, validate=validate.Range(min=1, max=64))
+    # Threads per worker process (gunicorn's gthread workers when above 1): a request waiting
+    # on a remote ledger or HR system then does not hold a whole process.
+    threads = fields.Integer(load_default=1, validate=validate.Range(min=1, max=256))
     timeout = fields.Integer(load_default=30, validate=validate.Range(min=1))
 
 
@@ -99,6 +102,7 @@ class LedgerSection(Schema):
     # `serve` runs the worker (owed refunds, unsettled debits) in the background too
     worker_in_serve = fields.Boolean(load_default=True)
     worker_interval_seconds = fields.Float(load_default=2.0, validate=validate.Range(min=0.05))
+    worker_threads = fields.Integer(load_default=4, validate=validate.Range(min=1, max=64))
 
 
 class ConfigSchema(Schema):
@@ -134,6 +138,7 @@ class Settings:
     profile_cache: dict[str, Any] | None  # CachedProfiles options, or None for no cache
     bind: str
     workers: int
+    threads: int
     timeout: int
     ledger: dict[str, Any]
 
@@ -241,6 +246,7 @@ def load_settings(
         profile_cache=_profile_cache(data["profile"], profile),
         bind=data["server"]["bind"],
         workers=data["server"]["workers"],
+        threads=data["server"]["threads"],
         timeout=data["server"]["timeout"],
         ledger=data["ledger"],
     )

@@ -20,6 +20,8 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no
             "post_worker_init": _start_ledger_worker,
             **options,
         }
+        if self.options.get("threads", 1) > 1:
+            self.options["worker_class"] = "gthread"
         super().__init__()
 
     def load_config(self) -> None:

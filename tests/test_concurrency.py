@@ -30,14 +30,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(argv: list[str], env: dict[str, str], base: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+def start(
+    argv: list[str], env: dict[str, str], base: str, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A server process, once its /healthz answers; its stderr goes to `log` when given (a
+    pipe nobody reads would stall a server that logs much)."""
+    stderr: Any = log.open("wb") if log else subprocess.PIPE
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            said = log.read_bytes() if log else proc.stderr.read()  # type: ignore[union-attr]
+            raise RuntimeError(f"server exited: {said.decode()[-2000:]}")
         try:
             if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return proc

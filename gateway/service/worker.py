@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from connectors.base import ConnectorError, Profile
@@ -25,8 +26,13 @@ LEASE = "ledger-worker"
 
 
 class Worker:
-    def __init__(self, service: LedgerPointsService, interval_seconds: float = 2.0) -> None:
+    def __init__(
+        self, service: LedgerPointsService, interval_seconds: float = 2.0, threads: int = 4
+    ) -> None:
         self.service = service
+        # Operations are independent (each is claimed first): after an outage, a backlog of
+        # owed refunds drains `threads` at a time instead of one slow call after another.
+        self.threads = threads
         self.journal = service.journal
         self.ops = service.ops
         self.lease_seconds = service.policy.lease_seconds
@@ -37,16 +43,20 @@ class Worker:
         """One pass over what is due (`everything`: over all that is unfinished, backoff or
         not); answers the operations it moved."""
         todo = self.journal.unfinished() if everything else self.journal.due()
-        moved = []
-        for op in todo:
+
+        def one(op: Operation) -> Operation | None:
             try:
-                after = self.step(op, everything)
+                return self.step(op, everything)
             except ConnectorError as exc:  # the HR system, for the member's profile
                 log.warning("operation %d: %s; trying again later", op.id, exc)
-                continue
-            if after is not None:
-                moved.append(after)
-        return moved
+                return None
+
+        if self.threads > 1 and len(todo) > 1:
+            with ThreadPoolExecutor(min(self.threads, len(todo))) as pool:
+                after = list(pool.map(one, todo))
+        else:
+            after = [one(op) for op in todo]
+        return [op for op in after if op is not None]
 
     def step(self, op: Operation, everything: bool = False) -> Operation | None:
         """One step on one operation; None when someone else holds it or it must wait."""

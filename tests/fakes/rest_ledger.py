@@ -28,6 +28,7 @@ from collections import Counter
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 import responses
 
@@ -47,11 +48,13 @@ class LedgerApi:
         self.accounts: dict[str, Decimal] = {}
         self.transactions: dict[str, dict[str, Any]] = {}  # reference -> the last write
         self.applied: Counter[str] = Counter()
+        self.log: list[tuple[float, str, str]] = []  # (when, reference, what happened)
         self.lock = threading.Lock()
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         if self.token and headers.get("authorization") != f"Bearer {self.token}":
             return 401, '{"error": "UNAUTHORIZED"}'
+        path = "/".join(unquote(part) for part in path.split("/"))
         if method == "GET" and (m := re.fullmatch(r"/api/members/([^/]+)/points", path)):
             return self._balance(m.group(1))
         if method == "POST" and (m := re.fullmatch(r"/api/members/([^/]+)/(debit|credit)s", path)):
@@ -85,6 +88,7 @@ class LedgerApi:
                 return 402, '{"error": "INSUFFICIENT_POINTS"}'
             self.accounts[member] = points
             self.applied[reference] += 1
+            self.log.append((time.time(), reference, f"applied {kind}"))
             number_of = len(self.transactions) + 1
             self.transactions[reference] = {"member": member, "kind": kind, "amount": amount}
         return 201, f'{{"transaction": {{"id": "tx-{number_of}", "status": "completed"}}}}'
@@ -103,6 +107,7 @@ class LedgerApi:
             return {
                 "accounts": {m: number(p) for m, p in self.accounts.items()},
                 "applied": dict(self.applied),
+                "log": self.log,
                 "transactions": {
                     r: {**t, "amount": number(t["amount"])} for r, t in self.transactions.items()
                 },
@@ -171,7 +176,7 @@ def serve(port: int, api: LedgerApi) -> ThreadingHTTPServer:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             path = self.path.split("?")[0]
-            if path.startswith("/_"):
+            if path.startswith("/_") or path == "/healthz":
                 return self._answer(*self._control(path, body))
             time.sleep(faults.latency_seconds)
             fault = faults.pick()
@@ -194,6 +199,8 @@ def serve(port: int, api: LedgerApi) -> ThreadingHTTPServer:
             return self._answer(*answer)
 
         def _control(self, path: str, body: bytes) -> Answer:
+            if path == "/healthz":
+                return 200, '{"status": "1"}'
             if path == "/_state":
                 return 200, json.dumps(api.state())
             sent = json.loads(body or b"{}")
