@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import sys
 import time
 from collections import Counter
@@ -68,17 +69,33 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     stop(ledger.proc)
 
 
-def gateway_config(tmp_path: Path, database_url: str, ledger: Ledger) -> Path:
+FAST_HTTP = {
+    "connect_timeout": 0.5,
+    "read_timeout": 0.25,
+    "budget_seconds": 0.8,
+    "attempts": 3,
+    "breaker_failures": 1_000_000,
+}
+QUICK_LEDGER = {
+    "wait_seconds": 0.6,
+    "settle_seconds": HANG + 1.0,
+    "lease_seconds": 5,
+    "retry_base_seconds": 0.05,
+    "retry_max_seconds": 0.5,
+    "worker_interval_seconds": 0.1,
+    "worker_threads": 16,
+}
+
+
+def gateway_config(tmp_path: Path, database_url: str, ledger: Ledger, **changes: Any) -> Path:
+    """Employees from a CSV, points in the fake ledger; `changes` to `http` and `[ledger]`."""
     write_csv(tmp_path / "employees.csv", EMPLOYEES)
     config = write_config(tmp_path, database_url)
+    http = {**FAST_HTTP, **{k: v for k, v in changes.items() if k in FAST_HTTP}}
+    section = {**QUICK_LEDGER, **{k: v for k, v in changes.items() if k in QUICK_LEDGER}}
     points = fake.POINTS_TOML.replace(fake.BASE, f"{ledger.base}/api")
-    points += (
-        "http = { connect_timeout = 0.5, read_timeout = 0.25, budget_seconds = 0.8, "
-        "attempts = 3, breaker_failures = 1000000 }\n"
-        f"[ledger]\nwait_seconds = 0.6\nsettle_seconds = {HANG + 1.0}\nlease_seconds = 5\n"
-        "retry_base_seconds = 0.05\nretry_max_seconds = 0.5\nworker_interval_seconds = 0.1\n"
-        "worker_threads = 16\n"
-    )
+    points += "http = { " + ", ".join(f"{k} = {v}" for k, v in http.items()) + " }\n"
+    points += "[ledger]\n" + "".join(f"{k} = {v}\n" for k, v in section.items())
     old_points = '[points]\nconnector = "csv"\noptions = { path = "employees.csv" }'
     config.write_text(config.read_text().replace(old_points, points))
     return config
@@ -197,3 +214,47 @@ def test_1000_orders_under_50_percent_faults_and_duplicates(tmp_path, database_u
     refunds_applied = {r.split(":")[0] for r, (k, _) in in_journal.items() if k == "refund"}
     assert refunds_applied == {o.order_id for o, _ in refunded}
     assert len([k for k, _ in in_journal.values() if k == "refund"]) == len(refunded)
+
+
+def worker_pids(master: int) -> set[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return {int(pid) for pid in children}
+
+
+def test_a_worker_killed_in_the_middle_of_a_debit(tmp_path, database_url, ledger):
+    """SIGKILL the gunicorn worker while the ledger holds its debit; the ledger applies it
+    afterwards. The restarted gateway finds the operation, settles it by the lookup, and a
+    redelivery of the order is answered as paid, with one debit in the ledger."""
+    config = gateway_config(
+        tmp_path, database_url, ledger, read_timeout=30, budget_seconds=30, lease_seconds=2
+    )
+    ledger.control(fail_rate=1.0, faults=["hang"], hang_seconds=1.5, only="/debits")
+    proc, base = serve(config, tmp_path, workers=1, threads=4)
+    journal = Journal(load_settings(config).database_url)
+    order = Order("KILLED-1", MEMBERS[0], Decimal("12.5"))
+    try:
+        (victim,) = worker_pids(proc.pid)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            answer = pool.submit(redeem, base, order)
+            deadline = time.monotonic() + 10
+            while (op := journal.order("debit", order.order_id)) is None or op.state != "sent":
+                assert time.monotonic() < deadline, "the debit was never sent"
+                time.sleep(0.02)
+            time.sleep(0.3)  # on the wire: the ledger holds it
+            os.kill(victim, signal.SIGKILL)
+            with pytest.raises(requests.RequestException):
+                answer.result(timeout=30)
+        ledger.control(fail_rate=0)
+        deadline = time.monotonic() + 30
+        while journal.order("debit", order.order_id).state != "applied":
+            assert time.monotonic() < deadline, journal.order("debit", order.order_id)
+            time.sleep(0.2)
+        assert worker_pids(proc.pid) - {victim}, "gunicorn started a new worker"
+        again = redeem(base, order)
+        state = ledger.state()
+    finally:
+        stop(proc)
+        journal.dispose()
+    assert again["status"] == "1", again
+    assert state["applied"] == {order.order_id: 1}
+    assert Decimal(state["accounts"][order.member]) == FUNDS - order.amount

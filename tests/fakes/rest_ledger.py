@@ -5,7 +5,8 @@ MockTransport handler); `on_responses` mounts it on `responses`, and `python -m
 tests.fakes.rest_ledger --port N` serves it for real, with faults an HTTP client can order:
 
     POST /_control {"fail_rate": 0.5, "faults": ["fail", "hang", "reset", "apply_then_hang"],
-                    "hang_seconds": 0.6, "latency_seconds": 0.02, "seed": 7}
+                    "hang_seconds": 0.6, "latency_seconds": 0.02, "seed": 7,
+                    "only": "/debits"}
     POST /_accounts {"DB123": "250"}        GET /_state  (balances and what was applied how often)
 
 Like many legacy systems it applies every write it is sent unless `idempotent` (then a known
@@ -147,12 +148,13 @@ class Faults:
         self.faults = ["fail"]
         self.hang_seconds = 1.0
         self.latency_seconds = 0.0
+        self.only = ""  # faults only for paths holding this text ("/debits")
         self.random = random.Random(1)
         self.lock = threading.Lock()
 
-    def pick(self) -> str | None:
+    def pick(self, path: str) -> str | None:
         with self.lock:
-            if self.random.random() >= self.fail_rate:
+            if self.only not in path or self.random.random() >= self.fail_rate:
                 return None
             return self.random.choice(self.faults)
 
@@ -179,7 +181,7 @@ def serve(port: int, api: LedgerApi) -> ThreadingHTTPServer:
             if path.startswith("/_") or path == "/healthz":
                 return self._answer(*self._control(path, body))
             time.sleep(faults.latency_seconds)
-            fault = faults.pick()
+            fault = faults.pick(path)
             headers = {k.lower(): v for k, v in self.headers.items()}
             if fault == "fail":
                 return self._answer(random.choice([500, 502, 503]), '{"error": "OOPS"}')
@@ -210,7 +212,7 @@ def serve(port: int, api: LedgerApi) -> ThreadingHTTPServer:
                 return 200, "{}"
             if path == "/_control":
                 with faults.lock:
-                    for name in ("fail_rate", "faults", "hang_seconds", "latency_seconds"):
+                    for name in ("fail_rate", "faults", "hang_seconds", "latency_seconds", "only"):
                         if name in sent:
                             setattr(faults, name, sent[name])
                     if "seed" in sent:
