@@ -2,6 +2,7 @@
 
 /balance answers a small JSON object; /insert does one durable SQLite insert (WAL,
 synchronous=FULL, as the gateway's journal) and answers. BENCH_DB names the database file.
+/redeem-ledger sends the order's debit straight to a REST ledger (BENCH_LEDGER_URL).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import sqlite3
 import threading
 
+import requests
 from flask import Flask, request
 
 app = Flask(__name__)
@@ -47,3 +49,25 @@ def insert() -> dict[str, object]:
         "message": "Successfully updated",
         "data": {"order_id": body["order_id"]},
     }
+
+
+_ledger = threading.local()
+
+
+@app.post("/redeem-ledger")
+def redeem_ledger() -> tuple[dict[str, object], int]:
+    """The same debit as the gateway sends, straight to the ledger (BENCH_LEDGER_URL)."""
+    session = getattr(_ledger, "session", None)
+    if session is None:
+        session = _ledger.session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {os.environ['BENCH_LEDGER_TOKEN']}"
+    body = request.get_json()
+    answer = session.post(
+        f"{os.environ['BENCH_LEDGER_URL']}/members/{body['unique_id']}/debits",
+        json={"points": body["total_points_redeemed"], "ref": body["order_id"]},
+        headers={"Idempotency-Key": body["order_id"]},
+        timeout=10,
+    )
+    if answer.status_code != 201:
+        return {"status": "0", "message": answer.text}, 502
+    return {"status": "1", "data": {"order_id": body["order_id"]}}, 200

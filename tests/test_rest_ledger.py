@@ -241,3 +241,17 @@ def test_the_gateway_redeems_and_refunds_through_the_rest_ledger(api, tmp_path):
     answer = client.post("/v1/points/redeem", json=too_much)
     assert answer.status_code == 422 and answer.get_json()["error_code"] == "insufficient_points"
     app.extensions["points_gateway"].close()
+
+
+def test_the_readme_example_is_valid():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("### A legacy REST points system") :]
+    block = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    options = tomllib.loads(block)["points"]["options"]
+    loaded = validate_options(RestLedgerConnector, options)
+    assert loaded["debit"]["body"]["note"] == "Xoxoday order {order_id}"
+    assert loaded["lookup"]["state"] == "status"
