@@ -21,6 +21,9 @@ from gateway.journal import Journal
 from gateway.service import MoneyPolicy, PointsService
 from gateway.service.ledger import LedgerPointsService
 from gateway.service.ledger_ops import LedgerPolicy
+from gateway.service.sso import SsoService
+from gateway.xoxoday.client import XoxodayApi
+from gateway.xoxoday.tokens import TokenPair, Tokens, TokenStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,6 +41,8 @@ class Gateway:
     connectors: ConnectorFactory
     #: the profile cache, when configured: its counts are shown by /readyz
     profile_cache: CachedProfiles | None = None
+    sso: SsoService | None = None  # with [xoxoday] configured
+    portal_keys: ApiKeys | None = None
     stop_worker: threading.Event | None = None  # set: the background ledger worker stops
 
     def start_ledger_worker(self) -> None:
@@ -58,6 +63,8 @@ class Gateway:
         if self.stop_worker is not None:
             self.stop_worker.set()
         self.connectors.close()
+        if self.sso is not None:
+            self.sso.xoxoday.close()
         self.journal.dispose()
 
 
@@ -99,7 +106,28 @@ def build_gateway(settings: Settings) -> Gateway:
     else:
         service = PointsService(profiles, points, journal, identity, money)  # type: ignore[arg-type]
     api_keys = ApiKeys(settings.profile_api_keys)
-    return Gateway(settings, service, token_authority(settings), api_keys, journal, factory, cache)
+    tokens = token_authority(settings)
+    gateway = Gateway(settings, service, tokens, api_keys, journal, factory, cache)
+    if settings.xoxoday is not None:
+        gateway.sso = SsoService(
+            profiles, tokens, xoxoday_api(settings, journal), settings.sso, identity
+        )  # type: ignore[arg-type]
+        gateway.portal_keys = ApiKeys(settings.sso["portal_api_keys"])
+    return gateway
+
+
+def xoxoday_api(settings: Settings, journal: Journal) -> XoxodayApi:
+    """Xoxoday's API, its tokens kept (and refreshed by one at a time) in the journal."""
+    conf = settings.xoxoday
+    assert conf is not None
+    xoxoday = XoxodayApi(conf["base_url"], conf["client_id"], conf["client_secret"], conf["http"])
+    seed = None
+    if conf["access_token"]:
+        seed = TokenPair(conf["access_token"], conf["refresh_token"])
+    xoxoday.tokens = Tokens(
+        TokenStore(journal), xoxoday.refresh, conf["refresh_margin_seconds"], seed
+    )
+    return xoxoday
 
 
 def create_app(settings: Settings | str | Path | None = None) -> Flask:

@@ -213,5 +213,5 @@ def journal_export(config_path: str | None, since: str | None, until: str | None
         store.dispose()
 
 
-# The ledger commands register themselves on `main` and `journal`.
-from gateway import cli_ledger  # noqa: E402, F401
+# The ledger and Xoxoday commands register themselves on `main` and `journal`.
+from gateway import cli_ledger, cli_xoxoday  # noqa: E402, F401

@@ -28,6 +28,7 @@ from connectors.registry import (
     validate_options,
 )
 from gateway.service.ledger_ops import LedgerPolicy
+from gateway.xoxoday.settings import BASE_URLS, SsoSection, XoxodaySection, section_secrets
 
 #: Where the packaged demo lives; `serve`, `token`, ... use it when given no config at all.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +112,8 @@ class ConfigSchema(Schema):
     points = fields.Nested(ConnectorSection, required=True)
     server = fields.Nested(ServerSection, load_default=lambda: ServerSection().load({}))
     ledger = fields.Nested(LedgerSection, load_default=lambda: LedgerSection().load({}))
+    xoxoday = fields.Nested(XoxodaySection, load_default=None)  # for the SSO launch
+    sso = fields.Nested(SsoSection, load_default=lambda: SsoSection().load({}))
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ class Settings:
     threads: int
     timeout: int
     ledger: dict[str, Any]
+    xoxoday: dict[str, Any] | None  # with `base_url` resolved; None: no SSO launch
+    sso: dict[str, Any]
 
     @property
     def uses_placeholder_secret(self) -> bool:
@@ -153,6 +158,7 @@ class Settings:
             *self.profile_api_keys,
             *self.profile.secrets,
             *self.points.secrets,
+            *section_secrets(self.xoxoday, self.sso),
         )
 
 
@@ -249,4 +255,12 @@ def load_settings(
         threads=data["server"]["threads"],
         timeout=data["server"]["timeout"],
         ledger=data["ledger"],
+        xoxoday=_xoxoday(data["xoxoday"]),
+        sso=data["sso"],
     )
+
+
+def _xoxoday(section: dict[str, Any] | None) -> dict[str, Any] | None:
+    if section is None:
+        return None
+    return {**section, "base_url": section["base_url"] or BASE_URLS[section["environment"]]}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gateway.api import health, points
+from gateway.api import health, points, sso
 from gateway.api.errors import register_error_handlers
 
 
 def register(app: Flask) -> None:
     app.register_blueprint(points.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(sso.bp)
     register_error_handlers(app)

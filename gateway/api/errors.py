@@ -32,6 +32,10 @@ HTTP_STATUS: dict[str, int] = {
     "upstream_auth_failed": 502,
     "upstream_unavailable": 503,
     "connector_misconfigured": 503,
+    "sso_not_configured": 503,
+    "xoxoday_refused": 502,
+    "xoxoday_auth_failed": 502,
+    "xoxoday_unavailable": 503,
     "internal_error": 500,
 }
 

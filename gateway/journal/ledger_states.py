@@ -160,6 +160,15 @@ class LedgerStates:
         except IntegrityError:  # another process created it first
             return False
 
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease `name` up now, if `holder` has it."""
+        with self._write() as conn:
+            conn.execute(
+                update(leases)
+                .where(leases.c.name == name, leases.c.holder == holder)
+                .values(until=utcnow() - timedelta(seconds=1))
+            )
+
     def _move(
         self,
         operation: Operation,

@@ -87,6 +87,19 @@ leases = Table(
     Column("until", DateTime(timezone=True), nullable=False),
 )
 
+#: Xoxoday's API token pair (one row per name): every worker and host uses, and refreshes,
+#: the same pair, since each refresh makes a new one and Xoxoday keeps at most ten alive.
+xoxoday_tokens = Table(
+    "xoxoday_tokens",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("access_token", Text, nullable=False),
+    Column("refresh_token", Text, nullable=False),
+    Column("access_expires_at", DateTime(timezone=True), nullable=True),
+    Column("refresh_expires_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 #: Columns added after the first release: create_schema adds them to an older journal.
 ADDED_COLUMNS = (
     "reference",

@@ -1,0 +1,1 @@
+"""Xoxoday's own API, which the gateway calls: the SSO launch and its tokens."""
