@@ -35,6 +35,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "config" / "demo.toml"
 PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", ""})
 MAX_SUPPORTED_DECIMALS = 4  # the journal keeps amounts in ten-thousandths of a point
+DIALECTS = ("legacy", "current")
+ENDPOINTS = ("balance", "profile", "redeem", "refund")
 
 
 class ConfigError(Exception):
@@ -60,6 +62,14 @@ class GatewaySection(Schema):
     max_body_bytes = fields.Integer(load_default=64 * 1024, validate=validate.Range(min=1024))
     log_level = fields.String(
         load_default="INFO", validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])
+    )
+    # Which shapes the StoreFront endpoints read and answer: the seed documents' ("legacy") or
+    # Xoxoday's newer ones ("current"); `dialects` sets one endpoint apart.
+    dialect = fields.String(load_default="legacy", validate=validate.OneOf(DIALECTS))
+    dialects = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(ENDPOINTS)),
+        values=fields.String(validate=validate.OneOf(DIALECTS)),
+        load_default=dict,
     )
 
 
@@ -136,6 +146,7 @@ class Settings:
     max_amount: Decimal
     max_body_bytes: int
     log_level: str
+    dialects: dict[str, str]  # endpoint -> "legacy" | "current"
     profile: ConnectorSettings
     points: ConnectorSettings
     profile_cache: dict[str, Any] | None  # CachedProfiles options, or None for no cache
@@ -146,6 +157,9 @@ class Settings:
     ledger: dict[str, Any]
     xoxoday: dict[str, Any] | None  # with `base_url` resolved; None: no SSO launch
     sso: dict[str, Any]
+
+    def dialect_for(self, endpoint: str) -> str:
+        return self.dialects.get(endpoint, "legacy")
 
     @property
     def uses_placeholder_secret(self) -> bool:
@@ -247,6 +261,7 @@ def load_settings(
         max_amount=gw["max_amount"],
         max_body_bytes=gw["max_body_bytes"],
         log_level=gw["log_level"],
+        dialects={e: gw["dialects"].get(e, gw["dialect"]) for e in ENDPOINTS},
         profile=profile,
         points=_connector("points", data["points"], base),
         profile_cache=_profile_cache(data["profile"], profile),

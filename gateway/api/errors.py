@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connectors.base import ConnectorError
@@ -47,12 +47,20 @@ HTTP_ERROR_CODES: dict[int, str] = {
     415: "unsupported_media_type",
 }
 
-#: Endpoints whose answers carry `status` as a number, as the seed's GetProfile sample does.
-NUMERIC_STATUS_ENDPOINTS = {"points.profile"}
+#: Endpoints whose answers carry `status` as a number, by dialect, as the samples do.
+NUMERIC_STATUS = {"legacy": {"profile"}, "current": {"profile", "balance"}}
+
+
+def _numeric_status() -> bool:
+    blueprint, _, name = (request.endpoint or "").partition(".")
+    gateway = current_app.extensions.get("points_gateway")
+    if blueprint != "points" or gateway is None:
+        return False
+    return name in NUMERIC_STATUS[gateway.settings.dialect_for(name)]
 
 
 def failure(error_code: str, message: str, http_status: int, **extra: Any) -> Response:
-    status: str | int = 0 if request.endpoint in NUMERIC_STATUS_ENDPOINTS else "0"
+    status: str | int = 0 if _numeric_status() else "0"
     body = {"status": status, "message": message, "error_code": error_code, **extra}
     response = jsonify(body)
     response.status_code = http_status

@@ -1,4 +1,8 @@
-"""The four StoreFront endpoints, legacy dialect (the seed documents), answers exactly as seeded."""
+"""The four StoreFront endpoints, in the dialect the config names for each.
+
+legacy: the seed documents, answered exactly as seeded. current: Xoxoday's newer shapes
+(balance as `data.points`, profile by unique_id + auth_token as `user_data`, refund by order_id).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,13 @@ from typing import Any
 from flask import Blueprint, current_app
 
 from gateway.api.body import load
-from gateway.api.schemas import BalanceRequest, ProfileRequest, RedeemRequest, RefundRequest
+from gateway.api.schemas import (
+    BalanceRequest,
+    ProfileByTokenRequest,
+    ProfileRequest,
+    RedeemRequest,
+    RefundRequest,
+)
 from gateway.service.money import format_points
 
 bp = Blueprint("points", __name__, url_prefix="/v1")
@@ -20,6 +30,7 @@ QUEUED = {"state": "pending"}
 # marshmallow schemas keep no state between loads: build each once, not per request.
 BALANCE = BalanceRequest()
 PROFILE = ProfileRequest()
+PROFILE_BY_TOKEN = ProfileByTokenRequest()
 REDEEM = RedeemRequest()
 REFUND = RefundRequest()
 
@@ -28,12 +39,19 @@ def _gateway() -> Any:
     return current_app.extensions["points_gateway"]
 
 
+def _current(endpoint: str) -> bool:
+    return bool(_gateway().settings.dialect_for(endpoint) == "current")
+
+
 @bp.post("/points/balance")
 def balance() -> dict[str, Any]:
     req = load(BALANCE)
     gw = _gateway()
     gw.tokens.verify(req["auth_token"], req["unique_id"])
     result = gw.service.balance(req["unique_id"])
+    if _current("balance"):
+        points = format_points(result.available)
+        return {"status": 1, "data": {"unique_id": req["unique_id"], "points": points}}
     return {
         "status": "1",
         "points_info": {
@@ -46,8 +64,22 @@ def balance() -> dict[str, Any]:
 
 @bp.post("/profile")
 def profile() -> dict[str, Any]:
-    req = load(PROFILE)
     gw = _gateway()
+    if _current("profile"):
+        req = load(PROFILE_BY_TOKEN)
+        gw.tokens.verify(req["auth_token"], req["unique_id"])
+        p = gw.service.profile(req["unique_id"])
+        return {
+            "status": 1,
+            "user_data": {
+                "unique_id": req["unique_id"],
+                "company_email_id": p.email,
+                "first_name": p.first_name,
+                "last_name": p.last_name,
+                "mobile_number": p.mobile,
+            },
+        }
+    req = load(PROFILE)
     gw.api_keys.verify(req["api_key"])
     p = gw.service.profile(req["employee_id"])
     return {
@@ -86,7 +118,8 @@ def refund() -> dict[str, Any]:
     gw.tokens.verify(req["auth_token"], req["unique_id"])
     order_id = req["transactionid"] or req["order_id"]
     result = gw.service.refund(req["unique_id"], order_id, req["redemption_amount"])
-    data = {"transaction_id": result.order_id, "points": format_points(result.amount)}
+    key = "order_id" if _current("refund") else "transaction_id"
+    data = {key: result.order_id, "points": format_points(result.amount)}
     return _updated(data, result.pending)
 
 

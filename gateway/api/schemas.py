@@ -1,4 +1,5 @@
-"""marshmallow shapes of the contract's requests (legacy dialect: the seed documents).
+"""marshmallow shapes of the contract's requests: the seed documents' (legacy) and the newer
+shapes of the current dialect, where they differ.
 
 Unknown keys are ignored: Xoxoday configures each client by hand and may send more.
 """
@@ -78,6 +79,13 @@ class BalanceRequest(ContractSchema):
 class ProfileRequest(ContractSchema):
     api_key = fields.String(required=True)
     employee_id = Identifier(required=True)
+
+
+class ProfileByTokenRequest(ContractSchema):
+    """The current dialect's profile call: the user's own token instead of a shared api_key."""
+
+    unique_id = Identifier(required=True)
+    auth_token = fields.String(required=True)
 
 
 class OrderLine(ContractSchema):
