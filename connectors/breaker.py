@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from connectors import telemetry
 from connectors.base import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class CircuitBreaker:
         with self._lock:
             if trial or self._state == HALF_OPEN:
                 log.warning("%s: recovered; circuit closed", self.name)
+                telemetry.telemetry.breaker(self.name, is_open=False)
             self._state, self._failures = CLOSED, 0
             if trial:
                 self._trial_running = False
@@ -99,4 +101,5 @@ class CircuitBreaker:
                         self._failures,
                         self.reset_seconds,
                     )
+                    telemetry.telemetry.breaker(self.name, is_open=True)
                 self._state, self._opened_at = OPEN, self._timer()

@@ -20,6 +20,7 @@ from typing import Any
 from cachetools import TLRUCache, TTLCache, cached
 from marshmallow import Schema, fields, validate
 
+from connectors import telemetry
 from connectors.base import (
     IdentityField,
     Profile,
@@ -79,9 +80,13 @@ class CachedProfiles(ProfileSource):
         )
         self._last_good_lock = threading.Lock()
         self._stale_served = 0
+        self._calls = threading.local()  # what this thread's lookup did: "miss", "stale"
 
     def find(self, by: IdentityField, value: str) -> Profile | None:
-        return self._lookup(by, value).profile
+        self._calls.fetched = None
+        entry = self._lookup(by, value)
+        telemetry.telemetry.cache(self._calls.fetched or "hit")
+        return entry.profile
 
     def check(self) -> None:
         self.source.check()
@@ -103,6 +108,7 @@ class CachedProfiles(ProfileSource):
 
     def _fetch(self, by: IdentityField, value: str) -> _Entry:
         key = _key(by, value)
+        self._calls.fetched = "miss"
         try:
             entry = _Entry(self.source.find(by, value), self._timer())
         except (UpstreamUnavailable, UpstreamError) as exc:
@@ -111,6 +117,7 @@ class CachedProfiles(ProfileSource):
                 if good is None:
                     raise
                 self._stale_served += 1
+            self._calls.fetched = "stale"
             age = self._timer() - good.fetched_at
             log.warning("profile %s=%s: %s; serving the copy from %.0f s ago", by, value, exc, age)
             return _Entry(good.profile, good.fetched_at, stale=True)

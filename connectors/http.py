@@ -27,6 +27,7 @@ from tenacity import (
 )
 from urllib3.exceptions import NewConnectionError
 
+from connectors import telemetry
 from connectors.base import (
     ConnectorError,
     OutcomeUnknown,
@@ -132,9 +133,17 @@ class HttpClient:
         and an open breaker raise UpstreamUnavailable. A call that is not `idempotent` (one
         that moves points) raises OutcomeUnknown instead once the request may have arrived:
         a timeout or reset after connecting, or a 5xx answer."""
-        return self.breaker.call(
-            lambda: self._with_retries(method, url, idempotent, kwargs), is_failure=_is_outage
-        )
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return self.breaker.call(
+                lambda: self._with_retries(method, url, idempotent, kwargs), is_failure=_is_outage
+            )
+        except ConnectorError as exc:
+            outcome = exc.error_code
+            raise
+        finally:
+            telemetry.telemetry.call(self.name, outcome, time.perf_counter() - started)
 
     def close(self) -> None:
         self.session.close()
@@ -193,6 +202,7 @@ class HttpClient:
         return self._backoff(state)
 
     def _log_retry(self, state: RetryCallState) -> None:
+        telemetry.telemetry.retry(self.name)
         exc = state.outcome.exception() if state.outcome else None
         what = (
             f"HTTP {exc.response.status_code}"

@@ -134,7 +134,10 @@ def create_app(settings: Settings | str | Path | None = None) -> Flask:
     """The WSGI app. Without settings, reads GATEWAY_CONFIG, else the bundled demo config."""
     if not isinstance(settings, Settings):
         settings = load_settings(settings, environ=os.environ)
-    logs.configure(settings.log_level, settings.secrets())
+    logs.configure(settings.log_level, settings.secrets(), settings.log_format == "json")
+    from gateway import metrics  # here, not at import: see gateway/metrics.py
+
+    metrics.install()
     if settings.uses_placeholder_secret:
         log.warning("gateway.secret_key is a placeholder: set GATEWAY_SECRET_KEY before production")
     gateway = build_gateway(settings)

@@ -7,8 +7,10 @@ import functools
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -52,6 +54,17 @@ def main() -> None:
     """Serve Xoxoday's StoreFront contract in front of your HR system and points ledger."""
 
 
+def _metrics_directory() -> None:
+    """Workers share their metrics through files (prometheus_client's multiprocess mode): set
+    the folder before any worker imports prometheus_client, and start it empty."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="points-gateway-metrics-")
+        return
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+
+
 @main.command()
 @config_option
 @click.option("--bind", default=None, help="HOST:PORT to listen on (default: [server] bind).")
@@ -74,6 +87,7 @@ def serve(
         gateway.journal.create_schema()
     finally:
         gateway.close()
+    _metrics_directory()
     GatewayServer(
         settings,
         bind=bind or settings.bind,

@@ -63,6 +63,8 @@ class GatewaySection(Schema):
     log_level = fields.String(
         load_default="INFO", validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])
     )
+    # json: one object per line (request lines carry request_id, endpoint, outcome, duration)
+    log_format = fields.String(load_default="json", validate=validate.OneOf(["json", "text"]))
     # Which shapes the StoreFront endpoints read and answer: the seed documents' ("legacy") or
     # Xoxoday's newer ones ("current"); `dialects` sets one endpoint apart.
     dialect = fields.String(load_default="legacy", validate=validate.OneOf(DIALECTS))
@@ -146,6 +148,7 @@ class Settings:
     max_amount: Decimal
     max_body_bytes: int
     log_level: str
+    log_format: str
     dialects: dict[str, str]  # endpoint -> "legacy" | "current"
     profile: ConnectorSettings
     points: ConnectorSettings
@@ -261,6 +264,7 @@ def load_settings(
         max_amount=gw["max_amount"],
         max_body_bytes=gw["max_body_bytes"],
         log_level=gw["log_level"],
+        log_format=gw["log_format"],
         dialects={e: gw["dialects"].get(e, gw["dialect"]) for e in ENDPOINTS},
         profile=profile,
         points=_connector("points", data["points"], base),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 # Values of these keys are never logged, whatever the message that carries them.
 SECRET_FIELDS = re.compile(
@@ -21,23 +24,48 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = SECRET_FIELDS.sub(rf"\g<key>\g<quote>{REDACTED}", message)
+    def redact(self, text: str) -> str:
+        cleaned = SECRET_FIELDS.sub(rf"\g<key>\g<quote>{REDACTED}", text)
         for secret in self.secrets:
             cleaned = cleaned.replace(secret, REDACTED)
+        return cleaned
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self.redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        for name, value in getattr(record, "fields", {}).items():
+            if isinstance(value, str):
+                record.fields[name] = self.redact(value)  # type: ignore[attr-defined]
         return True
 
 
-def configure(level: str, secrets: Iterable[str]) -> None:
-    """Give the root logger a handler (unless gunicorn or pytest did) and the redaction filter."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, and a record's `fields`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure(level: str, secrets: Iterable[str], json_lines: bool = False) -> None:
+    """Give the root logger a handler (unless pytest did) and the redaction filter."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(
-            logging.Formatter(
+            JsonFormatter()
+            if json_lines
+            else logging.Formatter(
                 "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"
             )
         )

@@ -14,10 +14,12 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no
     def __init__(self, settings: Settings, **options: Any) -> None:
         self.settings = settings
         self.options = {
-            "accesslog": "-",
+            # Each request is logged by the gateway itself (gateway.request), with its outcome.
+            "accesslog": None,
             "errorlog": "-",
             "graceful_timeout": 10,
             "post_worker_init": _start_ledger_worker,
+            "child_exit": _worker_exited,
             **options,
         }
         if self.options.get("threads", 1) > 1:
@@ -33,6 +35,12 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no
         from gateway.app import create_app
 
         return create_app(self.settings)
+
+
+def _worker_exited(_server: Any, worker: Any) -> None:
+    from gateway.metrics import worker_exited
+
+    worker_exited(worker.pid)
 
 
 def _start_ledger_worker(worker: Any) -> None:

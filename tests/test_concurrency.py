@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -33,15 +34,19 @@ def free_port() -> int:
 def start(
     argv: list[str], env: dict[str, str], base: str, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """A server process, once its /healthz answers; its stderr goes to `log` when given (a
-    pipe nobody reads would stall a server that logs much)."""
-    stderr: Any = log.open("wb") if log else subprocess.PIPE
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    """A server process, once its /healthz answers. Its stderr goes to a file (`log`, or a
+    temporary one): a pipe nobody reads would stall a server that logs every request."""
+    if log is None:
+        handle, name = tempfile.mkstemp(prefix="server-", suffix=".log")
+        os.close(handle)
+        log = Path(name)
+    proc = subprocess.Popen(
+        argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb")
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            said = log.read_bytes() if log else proc.stderr.read()  # type: ignore[union-attr]
-            raise RuntimeError(f"server exited: {said.decode()[-2000:]}")
+            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
         try:
             if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return proc

@@ -10,6 +10,7 @@ import json5
 from flask import request
 from marshmallow import Schema, ValidationError
 
+from gateway.api.observe import note_ids
 from gateway.api.schemas import AMOUNT_FIELDS
 from gateway.errors import GatewayError, InvalidAmount, InvalidRequest
 
@@ -46,6 +47,7 @@ def json_body() -> dict[str, Any]:
     body = _loads(text)
     if not isinstance(body, dict):
         raise InvalidJson("the body must be a JSON object")
+    note_ids(body)
     return body
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connectors.base import ConnectorError
@@ -60,6 +60,7 @@ def _numeric_status() -> bool:
 
 
 def failure(error_code: str, message: str, http_status: int, **extra: Any) -> Response:
+    g.error_code = error_code  # for the request's log line and metrics
     status: str | int = 0 if _numeric_status() else "0"
     body = {"status": status, "message": message, "error_code": error_code, **extra}
     response = jsonify(body)

@@ -1,0 +1,71 @@
+"""Per request: a request id, one log line, and the request metrics; and GET /metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+
+bp = Blueprint("observe", __name__)
+log = logging.getLogger("gateway.request")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+IDS = ("unique_id", "order_id", "transactionid", "employee_id")
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    from gateway import metrics as prometheus
+
+    body, headers = prometheus.exposition(current_app.extensions["points_gateway"].journal)
+    return Response(body, headers=headers)
+
+
+def note_ids(body: dict[str, object]) -> None:
+    """Remember the body's ids (never its tokens or keys) for the request's log line."""
+    g.ids = {k: str(body[k])[:128] for k in IDS if isinstance(body.get(k), str | int)}
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)
+    from gateway import metrics as prometheus
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        endpoint = request.endpoint or "unmatched"
+        outcome = g.get("error_code") or ("ok" if response.status_code < 400 else "error")
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if endpoint != "observe.metrics":
+            prometheus.REQUESTS.labels(endpoint, outcome).inc()
+            prometheus.REQUEST_SECONDS.labels(endpoint).observe(seconds)
+        level = logging.WARNING if response.status_code >= 500 else logging.INFO
+        log.log(
+            level,
+            "%s %s %d %s",
+            request.method,
+            request.path,
+            response.status_code,
+            outcome,
+            extra={
+                "fields": {
+                    "request_id": g.get("request_id"),
+                    "method": request.method,
+                    "path": request.path,
+                    "endpoint": endpoint,
+                    "status": response.status_code,
+                    "outcome": outcome,
+                    "duration_ms": round(seconds * 1000, 2),
+                    **g.get("ids", {}),
+                }
+            },
+        )
+        return response
