@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gateway.api import health, observe, points, sso
+from gateway.api import health, observe, openapi, points, sso
 from gateway.api.errors import register_error_handlers
 
 
@@ -12,5 +12,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(points.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(sso.bp)
+    app.register_blueprint(openapi.bp)
     observe.register(app)
     register_error_handlers(app)
