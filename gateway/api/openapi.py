@@ -109,9 +109,7 @@ def build(settings: Settings) -> dict[str, Any]:
         version=release,
         openapi_version="3.0.3",
         plugins=[plugin],
-        info={
-            "description": "Xoxoday's StoreFront contract, served before HR and points systems."
-        },
+        info={"description": "Xoxoday's StoreFront contract, served before HR and points systems."},
     )
     _field_types(plugin)
     spec.components.schema("Failure", schema=answers.Failure)
