@@ -94,6 +94,7 @@ def serve(
         workers=workers or settings.workers,
         threads=threads or settings.threads,
         timeout=settings.timeout,
+        **({"certfile": settings.tls[0], "keyfile": settings.tls[1]} if settings.tls else {}),
     ).run()
 
 
@@ -188,6 +189,8 @@ EXPORT_COLUMNS = [
     "amount",
     "fingerprint",
     "answer",
+    "reference",  # with a points ledger: what the ledger knows the write by
+    "detail",  # the last word on it (the ledger's own id, an operator's reason)
 ]
 
 
@@ -221,6 +224,8 @@ def journal_export(config_path: str | None, since: str | None, until: str | None
                     format_points(from_units(op.amount)),
                     op.fingerprint,
                     json.dumps(op.answer, sort_keys=True),
+                    op.reference or "",
+                    op.detail or "",
                 ]
             )
     finally:

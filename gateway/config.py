@@ -27,6 +27,7 @@ from connectors.registry import (
     secret_values,
     validate_options,
 )
+from gateway.network import NetworkSection
 from gateway.service.ledger_ops import LedgerPolicy
 from gateway.xoxoday.settings import BASE_URLS, SsoSection, XoxodaySection, section_secrets
 
@@ -92,6 +93,9 @@ class ServerSection(Schema):
     # on a remote ledger or HR system then does not hold a whole process.
     threads = fields.Integer(load_default=1, validate=validate.Range(min=1, max=256))
     timeout = fields.Integer(load_default=30, validate=validate.Range(min=1))
+    # TLS in gunicorn itself, when both are given (else terminate TLS in a proxy).
+    certfile = fields.String(load_default=None)
+    keyfile = fields.String(load_default=None)
 
 
 class LedgerSection(Schema):
@@ -126,6 +130,7 @@ class ConfigSchema(Schema):
     ledger = fields.Nested(LedgerSection, load_default=lambda: LedgerSection().load({}))
     xoxoday = fields.Nested(XoxodaySection, load_default=None)  # for the SSO launch
     sso = fields.Nested(SsoSection, load_default=lambda: SsoSection().load({}))
+    network = fields.Nested(NetworkSection, load_default=lambda: NetworkSection().load({}))
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,8 @@ class Settings:
     ledger: dict[str, Any]
     xoxoday: dict[str, Any] | None  # with `base_url` resolved; None: no SSO launch
     sso: dict[str, Any]
+    network: dict[str, Any]
+    tls: tuple[str, str] | None  # (certfile, keyfile) for gunicorn
 
     def dialect_for(self, endpoint: str) -> str:
         return self.dialects.get(endpoint, "legacy")
@@ -276,7 +283,22 @@ def load_settings(
         ledger=data["ledger"],
         xoxoday=_xoxoday(data["xoxoday"]),
         sso=data["sso"],
+        network=data["network"],
+        tls=_tls(data["server"], base),
     )
+
+
+def _tls(server: dict[str, Any], base: Path) -> tuple[str, str] | None:
+    cert, key = server["certfile"], server["keyfile"]
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise ConfigError("server: give both certfile and keyfile for TLS, or neither")
+    paths = tuple(str((base / p).resolve()) for p in (cert, key))
+    for option, path in zip(("certfile", "keyfile"), paths, strict=True):
+        if not Path(path).is_file():
+            raise ConfigError(f"server.{option}: {path} is not a file")
+    return paths  # type: ignore[return-value]
 
 
 def _xoxoday(section: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -1,0 +1,143 @@
+"""The allowlist, ProxyFix behind a TLS-terminating proxy, and TLS in gunicorn itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from gateway.app import create_app
+from gateway.config import ConfigError, load_settings
+from tests.conftest import EMPLOYEES, write_config, write_csv
+
+
+def app_with(tmp_path, network: str):
+    write_csv(tmp_path / "employees.csv", EMPLOYEES)
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.db'}")
+    config.write_text(config.read_text() + "[network]\n" + network)
+    return create_app(load_settings(config))
+
+
+def balance(client, **headers):
+    return client.post(
+        "/v1/points/balance", json={"unique_id": "DB123", "auth_token": "x"}, headers=headers
+    )
+
+
+def test_a_caller_outside_the_allowlist_gets_json_403_and_nothing_else_is_guarded(tmp_path):
+    app = app_with(tmp_path, 'allowlist = ["xoxoday-production", "10.1.0.0/16"]\n')
+    client = app.test_client()
+    refused = balance(client)  # the test client calls from 127.0.0.1
+    assert refused.status_code == 403
+    assert refused.get_json()["error_code"] == "ip_not_allowed"
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/metrics").status_code == 200
+
+
+def test_allowed_callers_reach_the_endpoint(tmp_path):
+    app = app_with(tmp_path, 'allowlist = ["127.0.0.0/8"]\n')
+    assert balance(app.test_client()).status_code == 401  # past the allowlist, to the token
+
+
+def test_behind_a_proxy_the_forwarded_address_counts(tmp_path):
+    app = app_with(tmp_path, 'allowlist = ["xoxoday-staging"]\nproxy_fix = { x_for = 1 }\n')
+    client = app.test_client()
+    assert balance(client, **{"X-Forwarded-For": "54.184.56.156"}).status_code == 401
+    assert balance(client, **{"X-Forwarded-For": "8.8.8.8"}).status_code == 403
+    assert balance(client).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("network", "problem"),
+    [
+        ('allowlist = ["xoxoday-prod"]\n', "neither a CIDR nor a preset"),
+        ("proxy_fix = { x_for = 9 }\n", "x_for"),
+    ],
+)
+def test_bad_network_settings_are_named(tmp_path, network, problem):
+    write_csv(tmp_path / "employees.csv", EMPLOYEES)
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.db'}")
+    config.write_text(config.read_text() + "[network]\n" + network)
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(config)
+
+
+def self_signed(tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+@pytest.mark.slow
+def test_serve_speaks_tls_when_given_a_certificate(tmp_path):
+    from tests.test_concurrency import REPO, free_port
+
+    self_signed(tmp_path)
+    write_csv(tmp_path / "employees.csv", EMPLOYEES)
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.db'}")
+    config.write_text(config.read_text() + '[server]\ncertfile = "cert.pem"\nkeyfile = "key.pem"\n')
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    argv = [sys.executable, "-m", "gateway", "serve", "--config", str(config)]
+    argv += ["--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        answer = None
+        for _ in range(100):
+            try:
+                answer = requests.get(
+                    f"https://127.0.0.1:{port}/healthz",
+                    verify=str(tmp_path / "cert.pem"),
+                    timeout=2,
+                )
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert answer is not None and answer.json()["status"] == "1"
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_half_a_tls_pair_is_refused(tmp_path):
+    write_csv(tmp_path / "employees.csv", EMPLOYEES)
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.db'}")
+    config.write_text(config.read_text() + '[server]\ncertfile = "cert.pem"\n')
+    with pytest.raises(ConfigError, match="both certfile and keyfile"):
+        load_settings(config)
