@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench import load
@@ -195,14 +196,21 @@ COLUMNS = [  # heading, cell format (as wide as the heading), key
 ]
 
 
+def print_rows(
+    columns: list[tuple[str, str, str]], rows: list[dict[str, object]], verdicts: Sequence[str] = ()
+) -> None:
+    """One line per row under the columns' headings; `verdicts` appended when given."""
+    print("  ".join(head for head, _, _ in columns))
+    for i, r in enumerate(rows):
+        cells = "  ".join(fmt.format(r[key]) for _, fmt, key in columns)
+        print(f"{cells} {verdicts[i]}" if verdicts else cells)
+
+
 def print_table(rows: list[dict[str, object]]) -> None:
     """ratio: median of the paired per-round ratios; mid half: their interquartile range;
     µs/req: server CPU (gunicorn master and workers) per request, median over rounds."""
-    print("  ".join(head for head, _, _ in COLUMNS))
-    for r in rows:
-        met = r["ratio"] >= r["target"] and not r["errors"]  # type: ignore[operator]
-        verdict = "ok" if met else "MISS"
-        print("  ".join(fmt.format(r[key]) for _, fmt, key in COLUMNS), verdict)
+    met = [r["ratio"] >= r["target"] and not r["errors"] for r in rows]  # type: ignore[operator]
+    print_rows(COLUMNS, rows, ["ok" if m else "MISS" for m in met])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from bench.bench_gateway import (
     free_port,
     gateway_files,
     median,
+    print_rows,
 )
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "2"))
@@ -168,9 +169,7 @@ def print_table(rows: list[dict[str, object]]) -> None:
     """ratio: median of paired per-round throughput ratios (gateway / bare); p99 ratio: the
     same for the 99th percentile latency (above 1: the gateway is slower); µs/req: server CPU
     (gunicorn master and workers) per request."""
-    print("  ".join(head for head, _, _ in COLUMNS))
-    for r in rows:
-        print("  ".join(fmt.format(r[key]) for _, fmt, key in COLUMNS))
+    print_rows(COLUMNS, rows)
 
 
 if __name__ == "__main__":  # python -m bench.bench_rest_ledger
