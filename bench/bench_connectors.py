@@ -140,6 +140,20 @@ def main() -> list[dict[str, object]]:
     return [cold_key(), dead_backend()]
 
 
+def summary(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Lines of `make bench`'s one table."""
+    return [
+        {
+            "benchmark": f"connectors: {r['benchmark']}",
+            "baseline": r["baseline"],
+            "measured": r["measured"],
+            "target": r["target"],
+            "verdict": "ok" if r["met"] else "MISS",
+        }
+        for r in rows
+    ]
+
+
 def print_table(rows: list[dict[str, object]]) -> None:
     for r in rows:
         verdict = "ok" if r["met"] else "MISS"

@@ -206,6 +206,21 @@ def print_rows(
         print(f"{cells} {verdicts[i]}" if verdicts else cells)
 
 
+def summary(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Lines of `make bench`'s one table."""
+    return [
+        {
+            "benchmark": f"gateway: {r['benchmark']}",
+            "baseline": f"bare Flask {r['bare_rps']:.0f} req/s, {r['bare_cpu_us']:.0f} µs CPU/req",
+            "measured": f"{r['gateway_rps']:.0f} req/s, {r['gateway_cpu_us']:.0f} µs CPU/req; "
+            f"ratio {r['ratio']:.2f} (mid half {r['spread']})",
+            "target": f"ratio >= {r['target']}",
+            "verdict": "ok" if r["ratio"] >= r["target"] and not r["errors"] else "MISS",  # type: ignore[operator]
+        }
+        for r in rows
+    ]
+
+
 def print_table(rows: list[dict[str, object]]) -> None:
     """ratio: median of the paired per-round ratios; mid half: their interquartile range;
     µs/req: server CPU (gunicorn master and workers) per request, median over rounds."""

@@ -165,6 +165,22 @@ COLUMNS = [
 ]
 
 
+def summary(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Lines of `make bench`'s one table."""
+    return [
+        {
+            "benchmark": "rest ledger: redeem, 20 ms ledger",
+            "baseline": f"bare Flask forwarding: {r['bare_rps']:.0f} req/s, "
+            f"p99 {r['bare_p99']:.0f} ms",
+            "measured": f"{r['gateway_rps']:.0f} req/s, p99 {r['gateway_p99']:.0f} ms; ratio "
+            f"{r['ratio']:.2f}, p99 x{r['p99_ratio']:.2f}",
+            "target": "none (reported)",
+            "verdict": "ok" if not r["errors"] else "MISS",
+        }
+        for r in rows
+    ]
+
+
 def print_table(rows: list[dict[str, object]]) -> None:
     """ratio: median of paired per-round throughput ratios (gateway / bare); p99 ratio: the
     same for the 99th percentile latency (above 1: the gateway is slower); µs/req: server CPU
