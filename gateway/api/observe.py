@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -28,9 +30,23 @@ def note_ids(body: dict[str, object]) -> None:
     g.ids = {k: str(body[k])[:128] for k in IDS if isinstance(body.get(k), str | int)}
 
 
+# A metric's labelled child, looked up once per label set: labels() takes a lock each call.
+@functools.cache
+def _requests(endpoint: str, outcome: str) -> Any:
+    from gateway import metrics as prometheus
+
+    return prometheus.REQUESTS.labels(endpoint, outcome)
+
+
+@functools.cache
+def _latency(endpoint: str) -> Any:
+    from gateway import metrics as prometheus
+
+    return prometheus.REQUEST_SECONDS.labels(endpoint)
+
+
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
-    from gateway import metrics as prometheus
 
     @app.before_request
     def _start() -> None:
@@ -45,9 +61,11 @@ def register(app: Flask) -> None:
         outcome = g.get("error_code") or ("ok" if response.status_code < 400 else "error")
         response.headers["X-Request-ID"] = g.get("request_id", "")
         if endpoint != "observe.metrics":
-            prometheus.REQUESTS.labels(endpoint, outcome).inc()
-            prometheus.REQUEST_SECONDS.labels(endpoint).observe(seconds)
+            _requests(endpoint, outcome).inc()
+            _latency(endpoint).observe(seconds)
         level = logging.WARNING if response.status_code >= 500 else logging.INFO
+        if not log.isEnabledFor(level):  # build the line's fields only when it is written
+            return response
         log.log(
             level,
             "%s %s %d %s",
