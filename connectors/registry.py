@@ -7,6 +7,7 @@ Ours are registered exactly as an integrator's are, under
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,27 @@ def validate_options(
 
 def secret_values(cls: type[Connector], options: dict[str, Any]) -> tuple[str, ...]:
     """The values of the options the connector's schema marks Secret, for log redaction."""
-    schema = cls.options_schema()
+    return secrets_in(cls.options_schema(), options)
+
+
+def secrets_in(schema: Schema, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The values `schema` marks Secret in `data` (loaded by it), nested tables and lists too."""
     return tuple(
-        str(options[name])
+        secret
         for name, field in schema.fields.items()
-        if isinstance(field, Secret) and options.get(name)
+        if data.get(name)
+        for secret in _secrets_of(field, data[name])
     )
+
+
+def _secrets_of(field: fields.Field, value: Any) -> list[str]:
+    if isinstance(field, Secret):
+        return [str(value)]
+    if isinstance(field, fields.Nested) and isinstance(value, Mapping):
+        return list(secrets_in(field.schema, value))  # type: ignore[arg-type]
+    if isinstance(field, fields.List) and isinstance(value, list):
+        return [s for item in value if item for s in _secrets_of(field.inner, item)]
+    return []
 
 
 ROLES: tuple[tuple[str, type[Connector]], ...] = (

@@ -25,11 +25,12 @@ from connectors.registry import (
     UnknownConnector,
     connector_class,
     secret_values,
+    secrets_in,
     validate_options,
 )
 from gateway.network import NetworkSection
 from gateway.service.ledger_ops import LedgerPolicy
-from gateway.xoxoday.settings import BASE_URLS, SsoSection, XoxodaySection, section_secrets
+from gateway.xoxoday.settings import BASE_URLS, SsoSection, XoxodaySection
 
 #: Where the packaged demo lives; `serve`, `token`, ... use it when given no config at all.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +183,8 @@ class Settings:
             *self.profile_api_keys,
             *self.profile.secrets,
             *self.points.secrets,
-            *section_secrets(self.xoxoday, self.sso),
+            *(secrets_in(XoxodaySection(), self.xoxoday) if self.xoxoday else ()),
+            *secrets_in(SsoSection(), self.sso),
         )
 
 

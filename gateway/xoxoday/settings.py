@@ -61,10 +61,3 @@ class SsoSection(Schema):
     )
     email = fields.Nested(EmailBlock, load_default=lambda: EmailBlock().load({}))
     phone = fields.Nested(PhoneBlock, load_default=lambda: PhoneBlock().load({}))
-
-
-def section_secrets(xoxoday: dict[str, Any] | None, sso: dict[str, Any]) -> tuple[str, ...]:
-    values = [*sso["portal_api_keys"]]
-    if xoxoday:
-        values += [xoxoday[k] for k in ("client_secret", "access_token", "refresh_token")]
-    return tuple(v for v in values if v)
