@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 
 from connectors import telemetry
 from gateway.journal import Journal
+from gateway.journal.records import UNFINISHED
 from gateway.journal.tables import accounts, operations
 from gateway.service.money import from_units
 
@@ -88,7 +89,7 @@ class JournalCollector(Collector):
         self.journal = journal
 
     def collect(self) -> Iterator[Metric]:
-        unfinished = operations.c.state.in_(("received", "sent", "unknown"))
+        unfinished = operations.c.state.in_(UNFINISHED)
         with self.journal.reader.connect() as conn:
             pending = conn.execute(
                 select(operations.c.kind, func.count()).where(unfinished).group_by("kind")

@@ -99,15 +99,15 @@ def operation_from_row(row: Any) -> Operation:
         answer=json.loads(m["answer"]),
         reference=m["reference"],
         attempts=m["attempts"] or 0,
-        claimed_until=_maybe_utc(m["claimed_until"]),
-        next_attempt_at=_maybe_utc(m["next_attempt_at"]),
-        sent_at=_maybe_utc(m["sent_at"]),
-        updated_at=_maybe_utc(m["updated_at"]),
+        claimed_until=maybe_utc(m["claimed_until"]),
+        next_attempt_at=maybe_utc(m["next_attempt_at"]),
+        sent_at=maybe_utc(m["sent_at"]),
+        updated_at=maybe_utc(m["updated_at"]),
         detail=m["detail"],
     )
 
 
-def _maybe_utc(value: datetime | None) -> datetime | None:
+def maybe_utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 

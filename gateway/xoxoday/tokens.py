@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import GatewayError
 from gateway.journal import Journal
-from gateway.journal.records import as_utc, utcnow
+from gateway.journal.records import maybe_utc, utcnow
 from gateway.journal.tables import xoxoday_tokens
 
 LEASE = "xoxoday-token-refresh"
@@ -62,7 +62,7 @@ class TokenStore:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return TokenPair(row[0], row[1], *(as_utc(v) if v is not None else None for v in row[2:]))
+        return TokenPair(row[0], row[1], *(maybe_utc(v) for v in row[2:]))
 
     def seed(self, pair: TokenPair) -> None:
         """Store `pair` unless a pair is stored already."""
