@@ -23,7 +23,7 @@ from gateway.service.ledger import LedgerPointsService
 from gateway.service.ledger_ops import LedgerPolicy
 from gateway.service.sso import SsoService
 from gateway.xoxoday.client import XoxodayApi
-from gateway.xoxoday.tokens import TokenPair, Tokens, TokenStore
+from gateway.xoxoday.tokens import TokenPair, TokenStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -120,14 +120,16 @@ def xoxoday_api(settings: Settings, journal: Journal) -> XoxodayApi:
     """Xoxoday's API, its tokens kept (and refreshed by one at a time) in the journal."""
     conf = settings.xoxoday
     assert conf is not None
-    xoxoday = XoxodayApi(conf["base_url"], conf["client_id"], conf["client_secret"], conf["http"])
-    seed = None
-    if conf["access_token"]:
-        seed = TokenPair(conf["access_token"], conf["refresh_token"])
-    xoxoday.tokens = Tokens(
-        TokenStore(journal), xoxoday.refresh, conf["refresh_margin_seconds"], seed
+    seed = TokenPair(conf["access_token"], conf["refresh_token"]) if conf["access_token"] else None
+    return XoxodayApi(
+        conf["base_url"],
+        conf["client_id"],
+        conf["client_secret"],
+        TokenStore(journal),
+        seed,
+        conf["refresh_margin_seconds"],
+        conf["http"],
     )
-    return xoxoday
 
 
 def create_app(settings: Settings | str | Path | None = None) -> Flask:

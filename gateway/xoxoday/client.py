@@ -18,7 +18,13 @@ from connectors.base import ConnectorError
 from connectors.http import HttpClient, HttpPolicy, short_text
 from gateway.errors import GatewayError
 from gateway.journal.records import utcnow
-from gateway.xoxoday.tokens import TokenPair, Tokens, XoxodayAuthFailed, XoxodayUnavailable
+from gateway.xoxoday.tokens import (
+    TokenPair,
+    Tokens,
+    TokenStore,
+    XoxodayAuthFailed,
+    XoxodayUnavailable,
+)
 
 SSO_PATH = "/chef/v1/oauth/sso/stores/company"
 TOKEN_PATH = "/chef/v1/oauth/token/company"
@@ -37,6 +43,9 @@ class XoxodayApi:
         base_url: str,
         client_id: str,
         client_secret: str,
+        store: TokenStore,
+        seed: TokenPair | None = None,
+        refresh_margin_seconds: float = 86400,
         http: dict[str, Any] | None = None,
         session: requests.Session | None = None,
     ) -> None:
@@ -44,14 +53,13 @@ class XoxodayApi:
         self.client_id = client_id
         self.client_secret = client_secret
         self.client = HttpClient("xoxoday", HttpPolicy(**(http or {})), session)
-        self.tokens: Tokens | None = None  # set by whoever builds both
+        self.tokens = Tokens(store, self.refresh, refresh_margin_seconds, seed)
 
     def redirect_url(self, sso_token: str) -> str:
         return self.base_url + REDIRECT_PATH + quote(sso_token, safe="")
 
     def sso_token(self, user_input: str, tpd: dict[str, Any]) -> str:
         """The SSO token for one visit; a refused access token is refreshed once."""
-        assert self.tokens is not None
         body = {"user_input": user_input, "tpd": tpd}
         token = self.tokens.access_token()
         for last_try in (False, True):
