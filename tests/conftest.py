@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import responses
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine
@@ -80,6 +81,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip(PG_SKIP)
     reset_postgres(PG_URL)
     return PG_URL
+
+
+@pytest.fixture
+def mock() -> Iterator[responses.RequestsMock]:
+    """`responses` for remote systems' fakes; a request nobody mocked fails the test."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-import responses
 
 from connectors.base import UpstreamAuthFailed, UpstreamUnavailable
 from connectors.darwinbox import DarwinboxConnector
@@ -12,12 +11,6 @@ from gateway.app import create_app
 from gateway.config import load_settings
 from tests.conftest import PROFILE_KEY, assert_failure
 from tests.fakes import darwinbox as fake_darwinbox
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
 
 
 @pytest.fixture

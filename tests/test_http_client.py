@@ -34,12 +34,6 @@ def client(sleeps):
     return HttpClient("hr", policy, sleep=sleeps.append)
 
 
-@pytest.fixture
-def mock():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
-
 def answers(mock, *items):
     for item in items:
         if isinstance(item, BaseException):

@@ -37,12 +37,6 @@ def make(**changes) -> RestLedgerConnector:
 
 
 @pytest.fixture
-def mock():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
-
-@pytest.fixture
 def api(mock):
     ledger = fake.LedgerApi()
     ledger.accounts["DB123"] = Decimal("250.75")

@@ -22,12 +22,6 @@ LAUNCH = "/v1/sso/launch"
 
 
 @pytest.fixture
-def mock():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
-
-@pytest.fixture
 def xoxoday(mock):
     return fake.FakeXoxoday(mock)
 
