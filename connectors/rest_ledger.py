@@ -11,6 +11,7 @@ reset or a 5xx after sending is OutcomeUnknown, which the gateway settles with t
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +44,8 @@ from connectors.rest_mapping import (
 
 METHODS = validate.OneOf(["GET", "POST", "PUT", "PATCH", "DELETE"])
 DEFAULT_BODY = {"amount": "{amount}", "reference": "{reference}"}
+# The gateway's references: the order id for a debit, "<order>:credit", "<order>:refund:<n>".
+ORDER_OF_REFERENCE = re.compile(r":(credit|refund:\d+)$")
 
 
 def _path(default: str, allowed: frozenset[str]) -> fields.String:
@@ -236,7 +239,7 @@ class RestLedgerConnector(PointsLedger):
         return {
             "member": str(getattr(profile, self.member)),
             "reference": reference,
-            "order_id": reference.split(":", 1)[0],
+            "order_id": ORDER_OF_REFERENCE.sub("", reference),
             "amount": text,
             "amount_text": text,
             "kind": kind,

@@ -116,10 +116,12 @@ def test_templates_fill_text_and_escape_path_values(mock):
             "body": {"tx": {"value": "{amount_text}", "note": "order {order_id} ({kind})"}},
         },
     )
-    receipt = ledger.debit(PAM, "O-7:debit", Decimal("5.50"))
+    receipt = ledger.debit(PAM, "O-7:A", Decimal("5.50"))  # an order id may hold a colon
     assert receipt.amount == Decimal("5.50") and not receipt.replayed
     body = json.loads(seen[0].body)
-    assert body == {"tx": {"value": "5.5", "note": "order O-7 (debit)"}}
+    assert body == {"tx": {"value": "5.5", "note": "order O-7:A (debit)"}}
+    ledger.debit(PAM, "O-7:A:refund:2", Decimal(1))
+    assert json.loads(seen[1].body)["tx"]["note"] == "order O-7:A (debit)"
     assert "Idempotency-Key" not in seen[0].headers
 
 
