@@ -11,6 +11,7 @@ import pytest
 import requests
 from prometheus_client import REGISTRY
 
+from gateway.api.observe import RequestIds
 from gateway.auth import TokenAuthority
 from gateway.logs import JsonFormatter
 from tests.conftest import EMPLOYEES, PROFILE_KEY, SECRET, write_config, write_csv
@@ -54,6 +55,20 @@ def test_each_request_is_one_json_line_with_its_ids_and_no_secret(app, caplog):
     everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     for secret in (token, PROFILE_KEY, SECRET):
         assert secret not in everything
+
+
+def test_made_up_request_ids_differ_within_a_process_and_across_a_fork():
+    ids = RequestIds()
+    mine = {ids.new() for _ in range(1000)}
+    assert len(mine) == 1000 and all(len(i) == 32 and int(i, 16) >= 0 for i in mine)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # a gunicorn worker forked from a master that had made ids already
+        os.write(write, ids.new().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 64).decode()
+    assert theirs not in mine and theirs[:20] != next(iter(mine))[:20]
 
 
 def test_request_and_cache_metrics_count(app):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -15,6 +16,28 @@ bp = Blueprint("observe", __name__)
 log = logging.getLogger("gateway.request")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 IDS = ("unique_id", "order_id", "transactionid", "employee_id")
+
+
+class RequestIds:
+    """New request ids, 32 hex digits: 80 random bits per process, then a counter.
+
+    As unique as uuid4 for telling requests apart in logs, without a getrandom() call and a
+    UUID object per request. The prefix is drawn again in a forked child.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = os.urandom(10).hex()
+        self._count = itertools.count()
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFF:012x}"
+
+
+request_ids = RequestIds()
 
 
 @bp.get("/metrics")
@@ -26,8 +49,13 @@ def metrics() -> Response:
 
 
 def note_ids(body: dict[str, object]) -> None:
-    """Remember the body's ids (never its tokens or keys) for the request's log line."""
-    g.ids = {k: str(body[k])[:128] for k in IDS if isinstance(body.get(k), str | int)}
+    """Remember the body, whose ids (never its tokens or keys) go in the request's log line."""
+    g.body = body
+
+
+def _ids() -> dict[str, str]:
+    body = g.get("body") or {}
+    return {k: str(body[k])[:128] for k in IDS if isinstance(body.get(k), str | int)}
 
 
 # A metric's labelled child, looked up once per label set: labels() takes a lock each call.
@@ -51,8 +79,8 @@ def register(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        given = request.environ.get("HTTP_X_REQUEST_ID")
+        g.request_id = given if given and REQUEST_ID.fullmatch(given) else request_ids.new()
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -82,7 +110,7 @@ def register(app: Flask) -> None:
                     "status": response.status_code,
                     "outcome": outcome,
                     "duration_ms": round(seconds * 1000, 2),
-                    **g.get("ids", {}),
+                    **_ids(),
                 }
             },
         )
