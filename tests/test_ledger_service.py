@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.base import UpstreamUnavailable
 from connectors.csv_source import CsvConnector
 from gateway.errors import InsufficientPoints, LedgerAnswer, OrderConflict, OutcomeNotKnown
 from gateway.journal import Journal
@@ -224,19 +223,25 @@ def test_an_operator_marks_an_operation_by_hand(service, ledger, journal, faults
     assert not journal.mark(op, "applied", "twice")  # a final state stays final
 
 
-def test_an_accepted_refund_is_not_failed_by_the_hr_system_going_down(service, ledger):
-    """Once on disk, a refund answers accepted: a failure would make Xoxoday's retry of a
-    partial refund look like a second refund."""
+class CountingCsv(CsvConnector):
+    """The real CSV connector, counting its lookups (each would be a call to a remote HR system)."""
+
+    lookups = 0
+
+    def find(self, by, value):
+        self.lookups += 1
+        return super().find(by, value)
+
+
+def test_a_refund_and_a_credit_look_the_member_up_once(journal, ledger, tmp_path):
+    """The profile found to record the operation is the one sent to the ledger: with a remote
+    HR system and no cache, a second lookup would be a second call, and one more way to fail."""
+    profiles = CountingCsv(str(write_csv(tmp_path / "employees.csv", EMPLOYEES)))
+    service = LedgerPointsService(profiles, ledger, journal, policy=FAST)
     service.redeem("DB123", "O1", Decimal(300))
-    lookups = {"n": 0}
-    real_find = service.profiles.find
-
-    def find_then_fail(by, value):
-        lookups["n"] += 1
-        if lookups["n"] > 1:
-            raise UpstreamUnavailable("hr: down")
-        return real_find(by, value)
-
-    service.profiles.find = find_then_fail
+    profiles.lookups = 0
     refund = service.refund("DB123", "O1", Decimal(100))
-    assert refund.pending and not refund.replayed and ledger.total("credit") == 0
+    credit = service.credit("DB123", "C1", Decimal(50))
+    assert not refund.pending and not credit.pending
+    assert ledger.total("credit") == 150
+    assert profiles.lookups == 2

@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from decimal import Decimal
 
-from connectors.base import ConnectorError, IdentityField, PointsLedger, Profile, ProfileSource
+from connectors.base import IdentityField, PointsLedger, Profile, ProfileSource
 from gateway.errors import (
     InsufficientPoints,
     LedgerAnswer,
@@ -23,7 +23,7 @@ from gateway.journal import Journal, Operation
 from gateway.journal.records import fingerprint
 from gateway.service.ledger_ops import LedgerOperations, LedgerPolicy
 from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
-from gateway.service.points import BalanceResult, OrderResult, PointsService, RefundResult
+from gateway.service.points import BalanceResult, OrderResult, PointsService, R
 
 POLL_SECONDS = 0.02  # how often a request looks again at a debit another one is sending
 
@@ -78,13 +78,9 @@ class LedgerPointsService(PointsService):
             "being resolved, send the order again to learn the outcome"
         )
 
-    def credit(self, unique_id: str, order_id: str, amount: Decimal) -> OrderResult:
-        result = super().credit(unique_id, order_id, amount)
-        return replace(result, pending=self._apply_now(result.operation_id, unique_id))
-
-    def refund(self, unique_id: str, order_id: str, amount: Decimal) -> RefundResult:
-        result = super().refund(unique_id, order_id, amount)
-        return replace(result, pending=self._apply_now(result.operation_id, unique_id))
+    def _accepted(self, result: R, profile: Profile) -> R:
+        """A recorded refund or credit: try once to apply it, with the profile already found."""
+        return replace(result, pending=self._apply_now(result.operation_id, profile))
 
     def profile_for(self, operation: Operation) -> Profile | None:
         """The member of a journaled operation, for the worker (None: not reachable now)."""
@@ -126,15 +122,11 @@ class LedgerPointsService(PointsService):
             time.sleep(POLL_SECONDS if waited else 0.25)
             op = self.journal.operation(op.id) or op
 
-    def _apply_now(self, op_id: int, unique_id: str) -> bool:
+    def _apply_now(self, op_id: int, profile: Profile) -> bool:
         """Try once to apply an accepted refund or credit; True while it is still owed.
 
         It is on disk already: nothing here may fail the request, or Xoxoday's retry of a
         partial refund would be taken for a second refund."""
-        try:
-            profile = self.any_profile(unique_id)
-        except (ConnectorError, UserNotFound):
-            return True  # the worker sends it once the HR system answers again
         claimed = self.journal.claim(op_id, ("received",), "sent", self.policy.lease_seconds)
         if claimed is None:  # applied already, or someone else is sending it
             op = self.journal.operation(op_id)

@@ -145,7 +145,8 @@ class PointsService:
     def credit(self, unique_id: str, order_id: str, amount: Decimal) -> OrderResult:
         """Add `amount` to the member's received points once per `order_id`."""
         amount = self.money.amount(amount, "total_points_added")
-        member = self.profile(unique_id).employee_id
+        profile = self.profile(unique_id)
+        member = profile.employee_id
         units = to_units(amount)
 
         def credit(acct: LockedAccount) -> OrderResult:
@@ -163,12 +164,13 @@ class PointsService:
             )
             return OrderResult("credit", order_id, member, amount, False, recorded.id)
 
-        return self._in_lock(member, credit, order_id, amount)
+        return self._accepted(self._in_lock(member, credit, order_id, amount), profile)
 
     def refund(self, unique_id: str, order_id: str, amount: Decimal) -> RefundResult:
         """Give back part or all of a journaled redemption of this member, never more."""
         amount = self.money.amount(amount, "redemption_amount")
-        member = self.any_profile(unique_id).employee_id
+        profile = self.any_profile(unique_id)
+        member = profile.employee_id
         units = to_units(amount)
 
         def refund(acct: LockedAccount) -> RefundResult:
@@ -212,7 +214,7 @@ class PointsService:
             refunded_total = from_units(refunded + units)
             return RefundResult(order_id, amount, refunded_total, False, recorded.id)
 
-        return self._in_lock(member, refund, order_id, amount)
+        return self._accepted(self._in_lock(member, refund, order_id, amount), profile)
 
     # -- health ------------------------------------------------------------------------------
     def readiness(self) -> dict[str, str]:
@@ -238,6 +240,10 @@ class PointsService:
     def _reference(self, kind: str, order_id: str, n: int) -> str | None:
         """What the points ledger knows an operation by; the journal alone needs none."""
         return None
+
+    def _accepted(self, result: R, profile: Profile) -> R:
+        """A recorded refund or credit, once the journal holds it; the journal applied it."""
+        return result
 
     def _granted(self, profile: Profile) -> Decimal:
         granted = self.grants.granted(profile) if self.grants is not None else None
