@@ -23,7 +23,8 @@ from gateway.journal import Journal, Operation
 from gateway.journal.records import fingerprint
 from gateway.service.ledger_ops import LedgerOperations, LedgerPolicy
 from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
-from gateway.service.points import BalanceResult, OrderResult, PointsService, R
+from gateway.service.points import PointsService
+from gateway.service.results import BalanceResult, OrderResult, R
 
 POLL_SECONDS = 0.02  # how often a request looks again at a debit another one is sending
 

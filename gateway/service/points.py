@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
 
 from connectors.base import (
     Connector,
@@ -38,39 +36,9 @@ from gateway.journal import (
 )
 from gateway.journal.records import fingerprint
 from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
+from gateway.service.results import BalanceResult, OrderResult, R, RefundResult
 
 log = logging.getLogger(__name__)
-R = TypeVar("R", "OrderResult", "RefundResult")
-
-
-@dataclass(frozen=True)
-class BalanceResult:
-    received: Decimal
-    redeemed: Decimal
-    available: Decimal
-
-
-@dataclass(frozen=True)
-class OrderResult:
-    """A debit or credit that is recorded: now, or (replayed=True) by an earlier delivery."""
-
-    kind: str
-    order_id: str
-    member: str
-    amount: Decimal
-    replayed: bool
-    operation_id: int = 0
-    pending: bool = False  # accepted, not yet applied by the points ledger
-
-
-@dataclass(frozen=True)
-class RefundResult:
-    order_id: str
-    amount: Decimal
-    refunded_total: Decimal
-    replayed: bool
-    operation_id: int = 0
-    pending: bool = False
 
 
 class PointsService:
