@@ -50,27 +50,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(app: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+def start(argv: list[str], env: dict[str, str], cwd: Path, ready: str) -> subprocess.Popen[bytes]:
+    """Run a server, and return once `ready` answers with any HTTP status."""
     proc = subprocess.Popen(
-        [*GUNICORN, "--bind", f"127.0.0.1:{port}", app],
+        argv,
         cwd=cwd,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    # The master listens before its workers have imported the app: wait for an HTTP answer.
+    # gunicorn's master listens before its workers have imported the app: wait for an answer.
     for _ in range(150):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+            urllib.request.urlopen(ready, timeout=5)
         except urllib.error.HTTPError:  # any status means a worker answered
-            return proc, port
+            return proc
         except OSError:
             time.sleep(0.2)
         else:
-            return proc, port
+            return proc
     proc.kill()
-    raise RuntimeError(f"{app} did not start")
+    raise RuntimeError(f"{argv} did not start")
+
+
+def serve(app: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    argv = [*GUNICORN, "--bind", f"127.0.0.1:{port}", app]
+    return start(argv, env, cwd, f"http://127.0.0.1:{port}/"), port
 
 
 def gateway_files(tmp: Path) -> Path:

@@ -27,6 +27,7 @@ from bench.bench_gateway import (
     gateway_files,
     median,
     print_rows,
+    start,
 )
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "2"))
@@ -34,26 +35,6 @@ ROUNDS = int(os.environ.get("BENCH_LEDGER_ROUNDS", "5"))
 LATENCY = 0.020
 GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "8"]
 GUNICORN += ["--worker-class", "gthread", "--log-level", "warning"]
-
-
-def start(argv: list[str], env: dict[str, str], cwd: Path, ready: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(ready, timeout=5)
-            return proc
-        except urllib.error.HTTPError:
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"{argv} did not start")
 
 
 def main() -> list[dict[str, object]]:
