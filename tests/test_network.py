@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import os
 import subprocess
 import sys
@@ -15,6 +13,7 @@ import requests
 from gateway.app import create_app
 from gateway.config import ConfigError, load_settings
 from tests.conftest import EMPLOYEES, write_config, write_csv
+from tests.fakes.certs import self_signed
 
 
 def app_with(tmp_path, network: str):
@@ -68,44 +67,21 @@ def test_bad_network_settings_are_named(tmp_path, network, problem):
         load_settings(config)
 
 
-def self_signed(tmp_path):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+def self_signed_files(tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
+    key_pem, cert_pem = self_signed(
+        ec.generate_private_key(ec.SECP256R1()), "127.0.0.1", 1, "127.0.0.1"
     )
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    (tmp_path / "cert.pem").write_bytes(cert_pem)
+    (tmp_path / "key.pem").write_bytes(key_pem)
 
 
 @pytest.mark.slow
 def test_serve_speaks_tls_when_given_a_certificate(tmp_path):
     from tests.test_concurrency import REPO, free_port
 
-    self_signed(tmp_path)
+    self_signed_files(tmp_path)
     write_csv(tmp_path / "employees.csv", EMPLOYEES)
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.db'}")
     config.write_text(config.read_text() + '[server]\ncertfile = "cert.pem"\nkeyfile = "key.pem"\n')

@@ -21,12 +21,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 import responses
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import XMLVerifier
+
+from tests.fakes.certs import self_signed
 
 HOST = "https://api55.sapsf.eu"
 BASE = f"{HOST}/odata/v2"
@@ -40,22 +39,7 @@ SAML = "{urn:oasis:names:tc:SAML:2.0:assertion}"
 def key_pair() -> tuple[bytes, bytes]:
     """A private key and its self-signed certificate, as registered for the OAuth client."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "points-gateway test client")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+    return self_signed(key, "points-gateway test client", days=30)
 
 
 def user(user_id: str, first: str, last: str, email: str, status: str = "t", **extra: Any):
