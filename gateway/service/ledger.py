@@ -15,12 +15,10 @@ from connectors.base import IdentityField, PointsLedger, Profile, ProfileSource
 from gateway.errors import (
     InsufficientPoints,
     LedgerAnswer,
-    OrderConflict,
     OutcomeNotKnown,
     UserNotFound,
 )
 from gateway.journal import Journal, Operation
-from gateway.journal.records import fingerprint
 from gateway.service.ledger_ops import LedgerOperations, LedgerPolicy
 from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
 from gateway.service.points import PointsService
@@ -64,10 +62,8 @@ class LedgerPointsService(PointsService):
         profile = self.profile(unique_id)
         member, units = profile.employee_id, to_units(amount)
         op, created = self.journal.open_order("debit", member, unique_id, order_id, units, order_id)
-        if not created and op.fingerprint != fingerprint("debit", member, order_id, units):
-            raise OrderConflict(
-                f"order {order_id!r} was already recorded for another user or amount"
-            )
+        if not created:
+            self._same_order(op, member, units)
         op, sent_here = self._settle_debit(op, profile)
         if op.state == "applied":
             self._log("debit", order_id, member, amount, replayed=not sent_here)

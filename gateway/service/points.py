@@ -261,11 +261,16 @@ class PointsService:
         )
 
     @staticmethod
-    def _replay(earlier: Operation, member: str, units: int) -> OrderResult:
+    def _same_order(earlier: Operation, member: str, units: int) -> None:
+        """A new delivery of `earlier` must name its member and amount, or it conflicts."""
         if earlier.fingerprint != fingerprint(earlier.kind, member, earlier.order_id, units):
             raise OrderConflict(
                 f"order {earlier.order_id!r} was already recorded for another user or amount"
             )
+
+    @classmethod
+    def _replay(cls, earlier: Operation, member: str, units: int) -> OrderResult:
+        cls._same_order(earlier, member, units)
         return OrderResult(
             earlier.kind,
             earlier.order_id,
