@@ -73,7 +73,8 @@ class XoxodayApi:
         if response.status_code == 400:
             message = answer.get("message") or answer.get("error") or "bad request"
             raise XoxodayRefused(f"Xoxoday refused the SSO launch: {message}")
-        sso = (answer.get("data") or {}).get("ssoToken") if isinstance(answer, dict) else None
+        data = answer.get("data")
+        sso = data.get("ssoToken") if isinstance(data, dict) else None
         if response.status_code != 200 or not isinstance(sso, str) or not sso:
             raise XoxodayUnavailable(
                 f"Xoxoday's SSO call answered HTTP {response.status_code}: "
