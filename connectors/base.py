@@ -135,6 +135,40 @@ class Balance:
     redeemed: Decimal | None = None
 
 
+class Reference(str):
+    """What a points ledger knows one write by: unique per operation, and never the same text
+    for two operations, whatever their order ids hold.
+
+    The text is `debit:<order>`, `credit:<order>` or `refund:<n>:<order>`. Read from the left,
+    the kind ends at the first colon and a refund's number (digits) at the second, so the rest
+    is the order id exactly: two different operations cannot share a text. `order_id` and
+    `operation` travel beside the text; a connector takes them from here, never by parsing.
+    An operation journaled by an earlier release keeps the text it was first sent with.
+    """
+
+    order_id: str
+    operation: str
+
+    def __new__(cls, text: str, operation: str = "", order_id: str | None = None) -> Reference:
+        self = super().__new__(cls, text)
+        self.operation = operation
+        self.order_id = text if order_id is None else order_id
+        return self
+
+    @classmethod
+    def of(cls, operation: str, order_id: str, n: int = 0) -> Reference:
+        """The reference of a new operation: the `n`th refund of an order, or its debit or
+        credit (a debit and a credit happen once per order)."""
+        if operation == "refund":
+            return cls(f"refund:{n}:{order_id}", operation, order_id)
+        if operation in ("debit", "credit"):
+            return cls(f"{operation}:{order_id}", operation, order_id)
+        raise ValueError(f"no reference for a {operation!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Reference, (str(self), self.operation, self.order_id))
+
+
 @dataclass(frozen=True)
 class Receipt:
     """A debit or credit the ledger applied. `replayed` when it had applied that reference
@@ -185,7 +219,8 @@ class GrantsSource(Connector):
 class PointsLedger(Connector):
     """Keeps members' points itself: balances are read from it, debits and credits sent to it.
 
-    Every write carries the gateway's `reference` (unique per operation, from the order id).
+    Every write carries the gateway's `reference`: a `Reference`, whose text is unique per
+    operation and whose `order_id` is the order it is for (plain `str` from older callers).
     A write returns a Receipt only when applied; it raises LedgerRefused (or a subclass) when
     the ledger said no, UpstreamUnavailable only when the request certainly never arrived, and
     OutcomeUnknown whenever it may have: the gateway resolves that with `lookup`, or by sending

@@ -11,7 +11,6 @@ reset or a 5xx after sending is OutcomeUnknown, which the gateway settles with t
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -44,8 +43,6 @@ from connectors.rest_mapping import (
 
 METHODS = validate.OneOf(["GET", "POST", "PUT", "PATCH", "DELETE"])
 DEFAULT_BODY = {"amount": "{amount}", "reference": "{reference}"}
-# The gateway's references: the order id for a debit, "<order>:credit", "<order>:refund:<n>".
-ORDER_OF_REFERENCE = re.compile(r":(credit|refund:\d+)$")
 
 
 def _path(default: str, allowed: frozenset[str]) -> fields.String:
@@ -239,7 +236,8 @@ class RestLedgerConnector(PointsLedger):
         return {
             "member": str(getattr(profile, self.member)),
             "reference": reference,
-            "order_id": ORDER_OF_REFERENCE.sub("", reference),
+            # The order itself, as the gateway passed it: never recovered from the text.
+            "order_id": getattr(reference, "order_id", reference),
             "amount": text,
             "amount_text": text,
             "kind": kind,

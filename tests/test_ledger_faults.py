@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import requests
 
+from connectors.base import Reference
 from gateway.auth import TokenAuthority
 from gateway.config import load_settings
 from gateway.journal import Journal
@@ -210,8 +211,10 @@ def test_1000_orders_under_50_percent_faults_and_duplicates(tmp_path, database_u
     debits = sum(a for k, a in in_journal.values() if k == "debit")
     assert spent == debits - sum(a for k, a in in_journal.values() if k != "debit")
     # Every order Xoxoday was told was paid is debited; every accepted refund was applied.
-    assert all(in_journal.get(o.order_id, ("", 0))[0] == "debit" for o in paid)
-    refunds_applied = {r.split(":")[0] for r, (k, _) in in_journal.items() if k == "refund"}
+    assert all(
+        in_journal.get(Reference.of("debit", o.order_id), ("", 0))[0] == "debit" for o in paid
+    )
+    refunds_applied = {r.split(":", 2)[2] for r, (k, _) in in_journal.items() if k == "refund"}
     assert refunds_applied == {o.order_id for o, _ in refunded}
     assert len([k for k, _ in in_journal.values() if k == "refund"]) == len(refunded)
 
@@ -256,5 +259,5 @@ def test_a_worker_killed_in_the_middle_of_a_debit(tmp_path, database_url, ledger
         stop(proc)
         journal.dispose()
     assert again["status"] == "1", again
-    assert state["applied"] == {order.order_id: 1}
+    assert state["applied"] == {Reference.of("debit", order.order_id): 1}
     assert Decimal(state["accounts"][order.member]) == FUNDS - order.amount

@@ -70,7 +70,7 @@ def test_a_redemption_is_applied_by_the_ledger_and_journaled(service, ledger, jo
     result = service.redeem("DB123", "O1", Decimal("250.5"))
     assert not result.replayed and ledger.accounts["DB123"] == Decimal("749.5")
     op = journal.order("debit", "O1")
-    assert (op.state, op.reference, op.attempts) == ("applied", "O1", 1)
+    assert (op.state, op.reference, op.attempts) == ("applied", "debit:O1", 1)
     balance = service.balance("DB123")
     assert (balance.available, balance.redeemed, balance.received) == (
         Decimal("749.5"),

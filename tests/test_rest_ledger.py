@@ -15,6 +15,7 @@ from connectors.base import (
     MemberUnknown,
     OutcomeUnknown,
     Profile,
+    Reference,
     UpstreamAuthFailed,
     UpstreamUnavailable,
 )
@@ -116,12 +117,15 @@ def test_templates_fill_text_and_escape_path_values(mock):
             "body": {"tx": {"value": "{amount_text}", "note": "order {order_id} ({kind})"}},
         },
     )
-    receipt = ledger.debit(PAM, "O-7:A", Decimal("5.50"))  # an order id may hold a colon
+    # An order id may hold a colon, or look like another operation's reference.
+    receipt = ledger.debit(PAM, Reference.of("debit", "O-7:A"), Decimal("5.50"))
     assert receipt.amount == Decimal("5.50") and not receipt.replayed
     body = json.loads(seen[0].body)
     assert body == {"tx": {"value": "5.5", "note": "order O-7:A (debit)"}}
-    ledger.debit(PAM, "O-7:A:refund:2", Decimal(1))
-    assert json.loads(seen[1].body)["tx"]["note"] == "order O-7:A (debit)"
+    ledger.debit(PAM, Reference.of("refund", "O-7:A:refund:2", 1), Decimal(1))
+    assert json.loads(seen[1].body)["tx"]["note"] == "order O-7:A:refund:2 (debit)"
+    ledger.debit(PAM, "plain-text-reference", Decimal(1))  # an older caller: the text itself
+    assert json.loads(seen[2].body)["tx"]["note"] == "order plain-text-reference (debit)"
     assert "Idempotency-Key" not in seen[0].headers
 
 
@@ -224,7 +228,7 @@ def test_the_gateway_redeems_and_refunds_through_the_rest_ledger(api, tmp_path):
     redeem = {**auth, "order_id": "G1", "total_points_redeemed": "200.25"}
     assert client.post("/v1/points/redeem", json=redeem).get_json()["status"] == "1"
     assert client.post("/v1/points/redeem", json=redeem).get_json()["status"] == "1"
-    assert dict(api.applied) == {"G1": 1}
+    assert dict(api.applied) == {"debit:G1": 1}
     refund = {**auth, "transactionid": "G1", "redemption_amount": 100}
     assert client.post("/v1/points/refund", json=refund).get_json()["status"] == "1"
     points = client.post("/v1/points/balance", json=auth).get_json()["points_info"]

@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from decimal import Decimal
 
-from connectors.base import IdentityField, PointsLedger, Profile, ProfileSource
+from connectors.base import IdentityField, PointsLedger, Profile, ProfileSource, Reference
 from gateway.errors import (
     InsufficientPoints,
     LedgerAnswer,
@@ -61,7 +61,10 @@ class LedgerPointsService(PointsService):
         amount = self.money.amount(amount, "total_points_redeemed")
         profile = self.profile(unique_id)
         member, units = profile.employee_id, to_units(amount)
-        op, created = self.journal.open_order("debit", member, unique_id, order_id, units, order_id)
+        reference = Reference.of("debit", order_id)
+        op, created = self.journal.open_order(
+            "debit", member, unique_id, order_id, units, reference
+        )
         if not created:
             self._same_order(op, member, units)
         op, sent_here = self._settle_debit(op, profile)
@@ -84,7 +87,7 @@ class LedgerPointsService(PointsService):
         return self.profiles.find("employee_id", operation.member)
 
     def _reference(self, kind: str, order_id: str, n: int) -> str | None:
-        return f"{order_id}:{kind}" if kind == "credit" else f"{order_id}:{kind}:{n}"
+        return Reference.of(kind, order_id, n)
 
     # -- the debit's way to a final state ----------------------------------------------------
     def _settle_debit(self, op: Operation, profile: Profile) -> tuple[Operation, bool]:

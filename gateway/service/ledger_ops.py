@@ -25,6 +25,7 @@ from connectors.base import (
     LedgerRefused,
     PointsLedger,
     Profile,
+    Reference,
     UpstreamAuthFailed,
     UpstreamUnavailable,
 )
@@ -68,9 +69,8 @@ class LedgerOperations:
         """Send a claimed (`sent`) operation to the ledger and record what happened."""
         amount = from_units(claimed.amount)
         write = self.ledger.debit if claimed.kind == "debit" else self.ledger.credit
-        reference = claimed.reference or claimed.order_id
         try:
-            receipt = write(profile, reference, amount)
+            receipt = write(profile, reference_of(claimed), amount)
         except LedgerRefused as exc:
             if claimed.kind == "debit":
                 return self._finish(claimed, "rejected", str(exc), answer=_refusal(exc))
@@ -97,7 +97,7 @@ class LedgerOperations:
         the same reference again (the requester learns the outcome either way)."""
         if self.ledger.can_lookup:
             try:
-                found = self.ledger.lookup(claimed.reference or claimed.order_id)
+                found = self.ledger.lookup(reference_of(claimed))
             except ConnectorError as exc:
                 return self._unknown(claimed, f"status lookup failed: {exc}")
             if found is not None:
@@ -158,6 +158,13 @@ class LedgerOperations:
             self.policy.retry_max_seconds, self.policy.retry_base_seconds * 2 ** (tries - 1)
         )
         return self._now() + timedelta(seconds=delay * random.uniform(0.5, 1.0))
+
+
+def reference_of(op: Operation) -> Reference:
+    """The reference `op` was (or will be) sent with, as the journal keeps it: an operation
+    journaled by an earlier release keeps its old text, and a debit journaled without one was
+    known by its order id. The order id comes from the journal, never from the text."""
+    return Reference(op.reference or op.order_id, op.kind, op.order_id)
 
 
 def _refusal(exc: LedgerRefused) -> dict[str, Any]:
