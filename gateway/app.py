@@ -18,6 +18,7 @@ from gateway import api, logs, network
 from gateway.auth import ApiKeys, TokenAuthority
 from gateway.config import ConfigError, ConnectorSettings, Settings, load_settings
 from gateway.journal import Journal
+from gateway.keys import require_strong_keys
 from gateway.service import MoneyPolicy, PointsService
 from gateway.service.ledger import LedgerPointsService
 from gateway.service.ledger_ops import LedgerPolicy
@@ -133,15 +134,17 @@ def xoxoday_api(settings: Settings, journal: Journal) -> XoxodayApi:
 
 
 def create_app(settings: Settings | str | Path | None = None) -> Flask:
-    """The WSGI app. Without settings, reads GATEWAY_CONFIG, else the bundled demo config."""
+    """The WSGI app. Without settings, reads the file GATEWAY_CONFIG names, and refuses one
+    that would serve a guessable key (given Settings, the caller has checked them)."""
     if not isinstance(settings, Settings):
         settings = load_settings(settings, environ=os.environ)
+        require_strong_keys(settings)
     logs.configure(settings.log_level, settings.secrets(), settings.log_format == "json")
     from gateway import metrics  # here, not at import: see gateway/metrics.py
 
     metrics.install()
-    if settings.uses_placeholder_secret:
-        log.warning("gateway.secret_key is a placeholder: set GATEWAY_SECRET_KEY before production")
+    if settings.demo:
+        log.warning("%s is a demo configuration: its keys are public", settings.source)
     gateway = build_gateway(settings)
     gateway.journal.create_schema()
 

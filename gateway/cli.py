@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from connectors.base import ConnectorError
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.keys import new_key, require_strong_keys, weak_keys
 from gateway.service.money import format_points, from_units
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,12 +28,16 @@ config_option = click.option(
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="TOML configuration file (default: $GATEWAY_CONFIG, else config/demo.toml).",
+    help="TOML configuration file (default: $GATEWAY_CONFIG).",
 )
 
 
-def _settings(config_path: str | None) -> Settings:
-    return load_settings(config_path, environ=os.environ)
+def _settings(config_path: str | None, serving: bool = False) -> Settings:
+    """The configuration; `serving`: refuse one that would serve a guessable key."""
+    settings = load_settings(config_path, environ=os.environ)
+    if serving:
+        require_strong_keys(settings)
+    return settings
 
 
 def operator_errors(fn: F) -> F:
@@ -80,7 +85,8 @@ def serve(
     from gateway.app import build_gateway
     from gateway.server import GatewayServer
 
-    settings = _settings(config_path)
+    settings = _settings(config_path, serving=True)
+    click.echo(f"points-gateway: serving {settings.source}", err=True)
     # Fail here, once, with one line, rather than in every worker with a traceback.
     gateway = build_gateway(settings)
     try:
@@ -101,12 +107,30 @@ def serve(
 @main.command()
 @config_option
 @click.argument("unique_id")
+@click.option("--any", "anyone", is_flag=True, help="Issue it even if no active user has the id.")
 @operator_errors
-def token(config_path: str | None, unique_id: str) -> None:
-    """Print a valid auth_token for UNIQUE_ID."""
-    from gateway.app import token_authority
+def token(config_path: str | None, unique_id: str, anyone: bool) -> None:
+    """Print a valid auth_token for UNIQUE_ID (an active user's, unless --any)."""
+    from gateway.app import build_gateway, token_authority
+    from gateway.errors import UserNotFound
 
-    click.echo(token_authority(_settings(config_path)).issue(unique_id))
+    settings = _settings(config_path, serving=True)
+    if not anyone:
+        gateway = build_gateway(settings)
+        try:
+            gateway.service.profile(unique_id)
+        except UserNotFound as exc:
+            click.echo(f"points-gateway: {exc.message} (--any issues a token anyway)", err=True)
+            sys.exit(1)
+        finally:
+            gateway.close()
+    click.echo(token_authority(settings).issue(unique_id))
+
+
+@main.command()
+def secret() -> None:
+    """Print a fresh random key, for secret_key or an api key."""
+    click.echo(new_key())
 
 
 @main.command()
@@ -133,8 +157,13 @@ def check(config_path: str | None) -> None:
     }
     for name, outcome in report.items():
         click.echo(f"{name:<8} {outcome}  {where.get(name, '')}")
-    if settings.uses_placeholder_secret:
-        click.echo("warning: gateway.secret_key is a placeholder; set GATEWAY_SECRET_KEY", err=True)
+    weak = [] if settings.demo else list(weak_keys(settings))
+    for problem in weak:
+        click.echo(f"keys     refused: {problem} (`points-gateway secret` prints a fresh one)")
+    if settings.demo:
+        click.echo(f"keys     demo: {settings.source} says it is a demo; its keys are public")
+    if weak:
+        sys.exit(2)
     if any(v != "ok" for v in report.values()):
         sys.exit(1)
 

@@ -32,10 +32,9 @@ from gateway.network import NetworkSection
 from gateway.service.ledger_ops import LedgerPolicy
 from gateway.xoxoday.settings import BASE_URLS, SsoSection, XoxodaySection
 
-#: Where the packaged demo lives; `serve`, `token`, ... use it when given no config at all.
+#: Where the packaged demo lives: `make run` serves it; nothing falls back to it unasked.
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = REPO_ROOT / "config" / "demo.toml"
-PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", ""})
+DEMO_CONFIG = REPO_ROOT / "config" / "demo.toml"
 MAX_SUPPORTED_DECIMALS = 4  # the journal keeps amounts in ten-thousandths of a point
 DIALECTS = ("legacy", "current")
 ENDPOINTS = ("balance", "profile", "redeem", "refund")
@@ -46,6 +45,8 @@ class ConfigError(Exception):
 
 
 class GatewaySection(Schema):
+    # A public demo: its keys are known to everyone, and it may serve them (see gateway/keys.py).
+    demo = fields.Boolean(load_default=False)
     secret_key = fields.String(required=True, validate=validate.Length(min=1))
     # Keys that still verify tokens but no longer sign them: rotate without logging users out.
     old_secret_keys = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
@@ -168,13 +169,10 @@ class Settings:
     sso: dict[str, Any]
     network: dict[str, Any]
     tls: tuple[str, str] | None  # (certfile, keyfile) for gunicorn
+    demo: bool = False  # the configuration says it is a public demo
 
     def dialect_for(self, endpoint: str) -> str:
         return self.dialects.get(endpoint, "legacy")
-
-    @property
-    def uses_placeholder_secret(self) -> bool:
-        return self.secret_keys[-1].strip().lower() in PLACEHOLDER_SECRETS
 
     def secrets(self) -> tuple[str, ...]:
         """Every value that must never reach a log line."""
@@ -240,7 +238,13 @@ def load_settings(
 ) -> Settings:
     """Read, validate and resolve the configuration; raise ConfigError with one clear line."""
     environ = environ if environ is not None else {}
-    path = Path(path or environ.get("GATEWAY_CONFIG") or DEFAULT_CONFIG)
+    given = path or environ.get("GATEWAY_CONFIG")
+    if not given:
+        raise ConfigError(
+            "no configuration: give --config FILE or set GATEWAY_CONFIG "
+            f"(the demo is {DEMO_CONFIG}; `make run` serves it)"
+        )
+    path = Path(given)
     try:
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
@@ -287,6 +291,7 @@ def load_settings(
         sso=data["sso"],
         network=data["network"],
         tls=_tls(data["server"], base),
+        demo=gw["demo"],
     )
 
 

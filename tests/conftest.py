@@ -30,8 +30,11 @@ EMPLOYEES = [
     "TTE032S99ERCL,stanley@example.com,Stanley,Hudson,9876543212,Sales Rep,Sales,Dundler Mifflin,1651.5",
     "U1000,Mixed.Case@Example.com,Kelly,Kapoor,9876543215,Customer Service,Service,Dundler Mifflin,1000",
 ]
-SECRET = "test-secret-key-0123456789"
-PROFILE_KEY = "5c720ad8bae86480c01abc0b3734dcfc9sndbjasbdjhabsjdbae"
+SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+PROFILE_KEY = "pk-test-7d0c4f1e9b2a4c6d8e0f1a3b5c7d9e1f"
+SECOND_PROFILE_KEY = "pk-test-second-4c1a9e7b3d5f2a8c6e0b"
+#: The api_key of Xoxoday's GetProfile sample: public, so only a test or a demo configures it.
+SEED_API_KEY = "5c720ad8bae86480c01abc0b3734dcfc9sndbjasbdjhabsjdbae"
 
 
 def write_csv(path: Path, rows: list[str], header: str = EMPLOYEES_HEADER) -> Path:
@@ -44,7 +47,7 @@ def write_config(directory: Path, database_url: str, **gateway: Any) -> Path:
     values: dict[str, Any] = {
         "secret_key": SECRET,
         "token_ttl_seconds": 3600,
-        "profile_api_keys": [PROFILE_KEY, "second-profile-key"],
+        "profile_api_keys": [PROFILE_KEY, SECOND_PROFILE_KEY],
         "database_url": database_url,
         "identity": "employee_id",
         **gateway,

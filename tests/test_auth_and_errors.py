@@ -11,7 +11,7 @@ from itsdangerous import URLSafeTimedSerializer
 from gateway.app import create_app
 from gateway.auth import TOKEN_SALT
 from gateway.config import load_settings
-from tests.conftest import PROFILE_KEY, SECRET, assert_failure, write_config
+from tests.conftest import PROFILE_KEY, SECOND_PROFILE_KEY, SECRET, assert_failure, write_config
 
 pytestmark = pytest.mark.usefixtures("employees_csv")
 
@@ -117,7 +117,7 @@ def test_environment_secret_overrides_the_file(tmp_path, database_url):
     assert settings.secret_keys[-1] == "from-env-123"
 
 
-@pytest.mark.parametrize("key", [PROFILE_KEY, "second-profile-key"])
+@pytest.mark.parametrize("key", [PROFILE_KEY, SECOND_PROFILE_KEY])
 def test_profile_accepts_each_configured_key(client, key):
     r = client.post("/v1/profile", json={"api_key": key, "employee_id": "U1000"})
     assert r.status_code == 200

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import DEFAULT_CONFIG, ConfigError, load_settings, resolve_database_url
+from gateway.config import DEMO_CONFIG, ConfigError, load_settings, resolve_database_url
 from tests.conftest import EMPLOYEES, write_csv
 
 
@@ -86,7 +86,7 @@ def test_defaults(tmp_path):
         2,
         65536,
     )
-    assert s.uses_placeholder_secret is False
+    assert s.demo is False
 
 
 def test_environment_overrides(tmp_path):
@@ -99,12 +99,11 @@ def test_environment_overrides(tmp_path):
     assert s.secret_keys == ("env-key",)
 
 
-def test_gateway_config_variable_and_the_demo_default(tmp_path):
+def test_gateway_config_variable_and_no_default(tmp_path):
     path = minimal(tmp_path)
     assert load_settings(None, {"GATEWAY_CONFIG": str(path)}).source == path
-    demo = load_settings(None, {})
-    assert demo.source == DEFAULT_CONFIG
-    assert demo.uses_placeholder_secret  # the demo says so loudly
+    with pytest.raises(ConfigError, match="no configuration"):
+        load_settings(None, {})
 
 
 def test_database_urls():
@@ -117,6 +116,6 @@ def test_database_urls():
 
 
 def test_the_example_config_is_valid(tmp_path):
-    example = Path(DEFAULT_CONFIG).parent / "example.toml"
+    example = Path(DEMO_CONFIG).parent / "example.toml"
     text = example.read_text("utf-8")
     assert load_settings(config_text(tmp_path, text)).identity == "employee_id"

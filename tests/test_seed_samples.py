@@ -9,7 +9,16 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from tests.conftest import PROFILE_KEY
+import pytest
+
+from tests.conftest import PROFILE_KEY, SEED_API_KEY, write_config
+
+
+@pytest.fixture
+def config_path(tmp_path, employees_csv, database_url):
+    """The samples' api_key is public: a test (or the demo) may configure it, nothing else."""
+    return write_config(tmp_path, database_url, profile_api_keys=[PROFILE_KEY, SEED_API_KEY])
+
 
 BALANCE_SAMPLE = """{
 "unique_id":"DB123",
@@ -117,7 +126,7 @@ def test_profile_sample_verbatim(client):
             "group_company": "Dundler Mifflin",
         },
     }
-    assert json.loads(PROFILE_SAMPLE)["api_key"] == PROFILE_KEY
+    assert json.loads(PROFILE_SAMPLE)["api_key"] == SEED_API_KEY
 
 
 def test_new_redeem_sample_order_lines_need_not_add_up(client, token, api):
