@@ -59,8 +59,10 @@ class GatewaySection(Schema):
     max_decimals = fields.Integer(
         load_default=2, validate=validate.Range(min=0, max=MAX_SUPPORTED_DECIMALS)
     )
+    # At most 10^12: amounts then fit the journal's integers, and every sum of them stays exact.
     max_amount = fields.Decimal(
-        load_default=Decimal("10000000"), validate=validate.Range(min=Decimal(1))
+        load_default=Decimal("10000000"),
+        validate=validate.Range(min=Decimal(1), max=Decimal(10) ** 12),
     )
     max_body_bytes = fields.Integer(load_default=64 * 1024, validate=validate.Range(min=1024))
     log_level = fields.String(

@@ -21,6 +21,25 @@ BAD_AMOUNTS = {
     "empty text": '""',
     "a list": "[10]",
     "over the maximum": "10000001",
+    # Exactly, never rounded: 28 significant digits would make this 10.
+    "29 digits": "9.99999999999999999999999999999",
+    "29 digits as text": '"9.99999999999999999999999999999"',
+    "hex as text": '"0x10"',
+    "plus as text": '"+5"',
+    "leading point as text": '".5"',
+    "trailing point as text": '"5."',
+    "exponent as text": '"1e3"',
+    "fullwidth digit": '"\\uff15"',
+    "arabic-indic digits": '"\\u0661\\u0662"',
+    "mathematical digit": '"\\ud835\\udfd3"',
+    "non-breaking space": '"\\u00a05"',
+    "tab": '"\\t5"',
+}
+NOT_JSON = {  # what json5 used to read as numbers: not JSON, so not an amount either
+    "hex": "0x10",
+    "plus": "+5",
+    "leading point": ".5",
+    "trailing point": "5.",
 }
 
 
@@ -54,6 +73,17 @@ def test_bad_refund_amount_is_refused_and_changes_nothing(
     assert_failure(r, 400, "invalid_amount")
     assert journal_count() == 1
     assert api.balance("U1000")["points_available"] == "900"
+
+
+@pytest.mark.parametrize("amount", NOT_JSON.values(), ids=NOT_JSON.keys())
+def test_json5_numbers_are_not_json(client, token, journal_count, amount):
+    r = client.post(
+        "/v1/points/redeem",
+        data=redeem_text(token("U1000"), amount),
+        content_type="application/json",
+    )
+    assert_failure(r, 400, "invalid_json")
+    assert journal_count() == 0
 
 
 @pytest.mark.parametrize(

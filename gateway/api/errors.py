@@ -20,6 +20,7 @@ HTTP_STATUS: dict[str, int] = {
     "invalid_json": 400,
     "invalid_request": 400,
     "invalid_amount": 400,
+    "payload_too_large": 413,
     "unauthorized": 401,
     "ip_not_allowed": 403,
     "user_not_found": 404,

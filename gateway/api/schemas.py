@@ -7,32 +7,50 @@ Unknown keys are ignored: Xoxoday configures each client by hand and may send mo
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
 
-NUMERIC_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+#: An amount given as text: ASCII digits, optionally a point and more digits, between ASCII
+#: spaces. Nothing else: no sign, no exponent, no other spaces, no other script's digits (`\d`
+#: would take fullwidth or Arabic-Indic digits).
+NUMERIC_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?")
 MAX_ID_LENGTH = 128
+#: Control characters (NUL among them: PostgreSQL cannot store it, SQLite can; both journals
+#: must agree) have no place in an id; nor do "." and "..", which a URL path would collapse.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+DOT_SEGMENTS = frozenset({".", ".."})
 
 
 class Identifier(fields.Field):
-    """A user or order id: a string, or an integer (Xoxoday sends `order_id` as either)."""
+    """A user or order id: a string, or an integer (Xoxoday sends `order_id` as either).
+
+    Checked once, here, so that every journal, ledger, path and log line downstream can take
+    it as it is: 1-128 characters, no control characters, not a dot segment."""
 
     default_error_messages = {  # noqa: RUF012 - marshmallow's own extension point
         "invalid": "must be a string or an integer",
         "empty": "must not be empty",
         "too_long": f"must be at most {MAX_ID_LENGTH} characters",
+        "control": "must not hold control characters",
+        "dots": 'must not be "." or ".."',
     }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise self.make_error("invalid")
+        if isinstance(value, int) and not 0 <= value < 10**MAX_ID_LENGTH:
+            raise self.make_error("too_long")
         text = str(value).strip()
         if not text:
             raise self.make_error("empty")
         if len(text) > MAX_ID_LENGTH:
             raise self.make_error("too_long")
+        if CONTROL.search(text):
+            raise self.make_error("control")
+        if text in DOT_SEGMENTS:
+            raise self.make_error("dots")
         return text
 
 
@@ -43,7 +61,7 @@ class Amount(fields.Field):
     """
 
     default_error_messages = {  # noqa: RUF012 - marshmallow's own extension point
-        "invalid": "must be a number or a numeric string",
+        "invalid": "must be a number, or a string of digits with an optional decimal point",
         "not_finite": "must be a finite number",
     }
 
@@ -54,11 +72,8 @@ class Amount(fields.Field):
             number = Decimal(value)
         elif isinstance(value, float):
             number = Decimal(repr(value))
-        elif isinstance(value, str) and NUMERIC_TEXT.fullmatch(value.strip()):
-            try:
-                number = Decimal(value.strip())
-            except InvalidOperation:
-                raise self.make_error("invalid") from None
+        elif isinstance(value, str) and NUMERIC_TEXT.fullmatch(value.strip(" ")):
+            number = Decimal(value.strip(" "))
         else:
             raise self.make_error("invalid")
         if not number.is_finite():

@@ -31,16 +31,26 @@ class MoneyPolicy:
     max_amount: Decimal = Decimal("10000000")
 
     def amount(self, value: Decimal, name: str = "amount") -> Decimal:
-        """`value` if it may be debited or credited, else InvalidAmount saying why."""
+        """`value` if it may be debited or credited, else InvalidAmount saying why. Checked
+        exactly: nothing here rounds (Decimal.normalize() would, to 28 digits)."""
         if not value.is_finite():
             raise InvalidAmount(f"{name} must be a finite number")
         if value <= 0:
             raise InvalidAmount(f"{name} must be greater than 0")
         if value > self.max_amount:
             raise InvalidAmount(f"{name} must not exceed {format_points(self.max_amount)}")
-        value = value.normalize()
+        value = exact_normal(value)
         exponent = value.as_tuple().exponent
         assert isinstance(exponent, int)  # finite, checked above
         if -exponent > self.max_decimals:
             raise InvalidAmount(f"{name} has more than {self.max_decimals} decimal places")
         return value
+
+
+def exact_normal(value: Decimal) -> Decimal:
+    """`value` without the trailing zeros of its fraction ("12.50" -> 12.5), exactly."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return Decimal((sign, digits, exponent))
