@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,72 +15,17 @@ import requests
 
 from gateway.auth import TokenAuthority
 from tests.conftest import SECRET, write_config, write_csv
+from tests.servers import clean_env, free_port, running, serving
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(
-    argv: list[str], env: dict[str, str], base: str, log: Path | None = None
-) -> subprocess.Popen[bytes]:
-    """A server process, once its /healthz answers. Its stderr goes to a file (`log`, or a
-    temporary one): a pipe nobody reads would stall a server that logs every request."""
-    if log is None:
-        handle, name = tempfile.mkstemp(prefix="server-", suffix=".log")
-        os.close(handle)
-        log = Path(name)
-    proc = subprocess.Popen(
-        argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb")
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
-        try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start in 30 s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture
 def gateway(tmp_path: Path, database_url: str) -> Iterator[str]:
     write_csv(tmp_path / "employees.csv", ["RICH,rich@example.com,Rich,Person,,,,,1000"])
     config = write_config(tmp_path, database_url)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    argv = [
-        sys.executable,
-        "-m",
-        "gateway",
-        "serve",
-        "--config",
-        str(config),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "4",
-    ]
-    proc = start(argv, env, base)
-    yield base
-    stop(proc)
+    with serving(config, "--workers", "4") as server:
+        yield server.base
 
 
 def all_at_once(count: int, call: Any) -> list[requests.Response]:
@@ -141,23 +81,8 @@ def test_plain_gunicorn_with_gateway_config(tmp_path: Path, database_url: str) -
     write_csv(tmp_path / "employees.csv", ["RICH,rich@example.com,Rich,Person,,,,,1000"])
     config = write_config(tmp_path, database_url)
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
-        "GATEWAY_CONFIG": str(config),
-    }
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "wsgi:app",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-    ]
-    proc = start(argv, env, f"http://127.0.0.1:{port}")
-    try:
-        assert redeem(f"http://127.0.0.1:{port}", "O-1", 10).status_code == 200
-        assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["status"] == "1"
-    finally:
-        stop(proc)
+    base = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}"]
+    with running([*argv, "--workers", "2"], base, clean_env(GATEWAY_CONFIG=str(config))):
+        assert redeem(base, "O-1", 10).status_code == 200
+        assert requests.get(f"{base}/readyz", timeout=5).json()["status"] == "1"

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +33,7 @@ from gateway.journal import Journal
 from gateway.service.money import from_units
 from tests.conftest import EMPLOYEES, SECRET, write_config, write_csv
 from tests.fakes import rest_ledger as fake
-from tests.test_concurrency import free_port, start, stop
+from tests.servers import free_port, running, serving
 
 pytestmark = pytest.mark.slow
 MEMBERS = [row.split(",")[0] for row in EMPLOYEES]
@@ -43,13 +44,10 @@ TOKENS = {m: TokenAuthority([SECRET], 3600).issue(m) for m in MEMBERS}
 
 
 class Ledger:
-    """The fake ledger's process and its control endpoints."""
+    """The fake ledger's control endpoints (its process runs in the `ledger` fixture)."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        port = free_port()
-        self.base = f"http://127.0.0.1:{port}"
-        argv = [sys.executable, "-m", "tests.fakes.rest_ledger", "--port", str(port)]
-        self.proc = start(argv, dict(os.environ), self.base, log=tmp_path / "ledger.log")
+    def __init__(self, base: str) -> None:
+        self.base = base
 
     def control(self, **settings: Any) -> None:
         requests.post(f"{self.base}/_control", json=settings, timeout=5).raise_for_status()
@@ -64,10 +62,13 @@ class Ledger:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(tmp_path)
-    ledger.fund(dict.fromkeys(MEMBERS, FUNDS))
-    yield ledger
-    stop(ledger.proc)
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.fakes.rest_ledger", "--port", str(port)]
+    base = f"http://127.0.0.1:{port}"
+    with running(argv, base, dict(os.environ), log=tmp_path / "ledger.log"):
+        ledger = Ledger(base)
+        ledger.fund(dict.fromkeys(MEMBERS, FUNDS))
+        yield ledger
 
 
 FAST_HTTP = {
@@ -102,13 +103,10 @@ def gateway_config(tmp_path: Path, database_url: str, ledger: Ledger, **changes:
     return config
 
 
-def serve(config: Path, tmp_path: Path, workers: int = 4, threads: int = 16) -> tuple[Any, str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    argv = [sys.executable, "-m", "gateway", "serve", "--config", str(config)]
-    argv += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
-    base = f"http://127.0.0.1:{port}"
-    return start(argv, env, base, log=tmp_path / "gateway.log"), base
+def serve(config: Path, tmp_path: Path, workers: int = 4, threads: int = 16) -> Any:
+    """A real `serve` of `config` (a context manager yielding the Server)."""
+    options = ["--workers", str(workers), "--threads", str(threads)]
+    return serving(config, *options, log=tmp_path / "gateway.log")
 
 
 @dataclass
@@ -154,15 +152,16 @@ def applied_in_journal(journal: Journal) -> dict[str, tuple[str, Decimal]]:
 
 def test_1000_orders_under_50_percent_faults_and_duplicates(tmp_path, database_url, ledger):
     config = gateway_config(tmp_path, database_url, ledger)
-    proc, base = serve(config, tmp_path)
     journal = Journal(load_settings(config).database_url)
     rng = random.Random(42)
     orders = [
         Order(f"F-{i}", rng.choice(MEMBERS), Decimal(rng.randint(100, 5000)) / 100)
         for i in range(1000)
     ]
-    ledger.control(fail_rate=0.5, faults=ALL_FAULTS, hang_seconds=HANG, seed=7)
+    stack = ExitStack()
+    base = stack.enter_context(serve(config, tmp_path)).base
     try:
+        ledger.control(fail_rate=0.5, faults=ALL_FAULTS, hang_seconds=HANG, seed=7)
         with ThreadPoolExecutor(max_workers=64) as pool:
             # Every order delivered twice at once; then again, as Xoxoday retries a failure.
             twice = [o for o in orders for _ in "ab"]
@@ -184,7 +183,7 @@ def test_1000_orders_under_50_percent_faults_and_duplicates(tmp_path, database_u
         (tmp_path / "ledger-state.json").write_text(json.dumps(state))  # for a post-mortem
     finally:
         ledger.control(fail_rate=0)
-        stop(proc)
+        stack.close()
         journal.dispose()
 
     codes = Counter(a.get("error_code", "ok") for a in first + retried)
@@ -232,11 +231,13 @@ def test_a_worker_killed_in_the_middle_of_a_debit(tmp_path, database_url, ledger
         tmp_path, database_url, ledger, read_timeout=30, budget_seconds=30, lease_seconds=2
     )
     ledger.control(fail_rate=1.0, faults=["hang"], hang_seconds=1.5, only="/debits")
-    proc, base = serve(config, tmp_path, workers=1, threads=4)
     journal = Journal(load_settings(config).database_url)
     order = Order("KILLED-1", MEMBERS[0], Decimal("12.5"))
+    stack = ExitStack()
+    server = stack.enter_context(serve(config, tmp_path, workers=1, threads=4))
+    base = server.base
     try:
-        (victim,) = worker_pids(proc.pid)
+        (victim,) = worker_pids(server.proc.pid)
         with ThreadPoolExecutor(max_workers=1) as pool:
             answer = pool.submit(redeem, base, order)
             deadline = time.monotonic() + 10
@@ -252,11 +253,11 @@ def test_a_worker_killed_in_the_middle_of_a_debit(tmp_path, database_url, ledger
         while journal.order("debit", order.order_id).state != "applied":
             assert time.monotonic() < deadline, journal.order("debit", order.order_id)
             time.sleep(0.2)
-        assert worker_pids(proc.pid) - {victim}, "gunicorn started a new worker"
+        assert worker_pids(server.proc.pid) - {victim}, "gunicorn started a new worker"
         again = redeem(base, order)
         state = ledger.state()
     finally:
-        stop(proc)
+        stack.close()
         journal.dispose()
     assert again["status"] == "1", again
     assert state["applied"] == {Reference.of("debit", order.order_id): 1}

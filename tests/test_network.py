@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import pytest
 import requests
 
@@ -79,36 +74,20 @@ def self_signed_files(tmp_path):
 
 @pytest.mark.slow
 def test_serve_speaks_tls_when_given_a_certificate(tmp_path):
-    from tests.test_concurrency import REPO, free_port
+    from tests.servers import free_port, gateway_argv, running
 
     self_signed_files(tmp_path)
     write_csv(tmp_path / "employees.csv", EMPLOYEES)
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.db'}")
     config.write_text(config.read_text() + '[server]\ncertfile = "cert.pem"\nkeyfile = "key.pem"\n')
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    argv = [sys.executable, "-m", "gateway", "serve", "--config", str(config)]
-    argv += ["--bind", f"127.0.0.1:{port}", "--workers", "1"]
-    with (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        answer = None
-        for _ in range(100):
-            try:
-                answer = requests.get(
-                    f"https://127.0.0.1:{port}/healthz",
-                    verify=str(tmp_path / "cert.pem"),
-                    timeout=2,
-                )
-                break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        assert answer is not None and answer.json()["status"] == "1"
+    argv = gateway_argv(config, port, "--workers", "1")
+    ca = str(tmp_path / "cert.pem")
+    with running(argv, f"https://127.0.0.1:{port}", verify=ca):
+        answer = requests.get(f"https://127.0.0.1:{port}/healthz", verify=ca, timeout=2)
+        assert answer.json()["status"] == "1"
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def test_half_a_tls_pair_is_refused(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 
 import pytest
 import requests
@@ -96,17 +95,12 @@ def test_request_and_cache_metrics_count(app):
 
 @pytest.mark.slow
 def test_metrics_add_up_across_gunicorn_workers(tmp_path):
-    from tests.test_concurrency import free_port, start, stop
+    from tests.servers import clean_env, serving
 
     write_csv(tmp_path / "employees.csv", EMPLOYEES)
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'journal.db'}")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "PROMETHEUS_"))}
-    argv = [sys.executable, "-m", "gateway", "serve", "--config", str(config)]
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "gateway.log"
-    proc = start([*argv, "--bind", f"127.0.0.1:{port}", "--workers", "2"], env, base, log=log)
-    try:
+    with serving(config, "--workers", "2", env=clean_env("PROMETHEUS_"), log=log) as server:
         token = TokenAuthority([SECRET], 3600).issue("DB123")
         for i in range(20):
             body = {
@@ -115,12 +109,9 @@ def test_metrics_add_up_across_gunicorn_workers(tmp_path):
                 "order_id": f"M-{i}",
                 "total_points_redeemed": "2.5",
             }
-            assert (
-                requests.post(f"{base}/v1/points/redeem", json=body, timeout=10).status_code == 200
-            )
-        text = requests.get(f"{base}/metrics", timeout=10).text
-    finally:
-        stop(proc)
+            r = requests.post(f"{server.base}/v1/points/redeem", json=body, timeout=10)
+            assert r.status_code == 200
+        text = requests.get(f"{server.base}/metrics", timeout=10).text
     assert 'points_gateway_requests_total{endpoint="points.redeem",outcome="ok"} 20.0' in text
     assert 'points_gateway_points_total{kind="debited"} 50.0' in text
     request_lines = [

@@ -197,30 +197,22 @@ def test_ledger_commands_have_nothing_to_do_on_a_grants_configuration(config_pat
 @pytest.mark.slow
 def test_serve_applies_an_owed_refund_in_the_background(ledger_url, tmp_path):
     """A real `serve --workers 2`: its background worker sends what the journal owes."""
-    import os
-    import sys
     import time
 
-    from tests.test_concurrency import free_port, start, stop
+    from tests.servers import serving
 
     config = ledger_config(tmp_path, ledger_url)
     config.write_text(config.read_text() + "[ledger]\nworker_interval_seconds = 0.2\n")
     journal = Journal(load_settings(config).database_url)
     journal.create_schema()
     journal.open_order("credit", "DB123", "DB123", "GIFT", 5_0000, "GIFT:credit")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    argv = [sys.executable, "-m", "gateway", "serve", "--config", str(config)]
-    proc = start(
-        [*argv, "--bind", f"127.0.0.1:{port}", "--workers", "2"], env, f"http://127.0.0.1:{port}"
-    )
     try:
-        deadline = time.monotonic() + 20
-        while journal.unfinished() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert journal.unfinished() == []
-        assert journal.order("credit", "GIFT").state == "applied"
-        assert make(ledger_url).balance(PAM).available == Decimal("255.75")
+        with serving(config, "--workers", "2"):
+            deadline = time.monotonic() + 20
+            while journal.unfinished() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert journal.unfinished() == []
+            assert journal.order("credit", "GIFT").state == "applied"
+            assert make(ledger_url).balance(PAM).available == Decimal("255.75")
     finally:
-        stop(proc)
         journal.dispose()
