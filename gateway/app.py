@@ -149,7 +149,11 @@ def create_app(settings: Settings | str | Path | None = None) -> Flask:
     gateway.journal.create_schema()
 
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        BODY_TIMEOUT_SECONDS=settings.body_timeout_seconds,
+        JSON_SORT_KEYS=False,
+    )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # answers keep the seed's key order
     app.extensions["points_gateway"] = gateway
     api.register(app)

@@ -94,9 +94,13 @@ class ServerSection(Schema):
     bind = fields.String(load_default="127.0.0.1:8000")
     workers = fields.Integer(load_default=2, validate=validate.Range(min=1, max=64))
     # Threads per worker process (gunicorn's gthread workers when above 1): a request waiting
-    # on a remote ledger or HR system then does not hold a whole process.
-    threads = fields.Integer(load_default=1, validate=validate.Range(min=1, max=256))
+    # on a remote ledger or HR system, or a client sending slowly, then does not hold a whole
+    # process. 1 gives sync workers, which a few slow clients can stall.
+    threads = fields.Integer(load_default=16, validate=validate.Range(min=1, max=256))
     timeout = fields.Integer(load_default=30, validate=validate.Range(min=1))
+    # A request body that has not fully arrived this long after the view began reading it is
+    # answered 408, and its thread freed.
+    body_timeout_seconds = fields.Float(load_default=10.0, validate=validate.Range(min=0.1))
     # TLS in gunicorn itself, when both are given (else terminate TLS in a proxy).
     certfile = fields.String(load_default=None)
     keyfile = fields.String(load_default=None)
@@ -172,6 +176,7 @@ class Settings:
     network: dict[str, Any]
     tls: tuple[str, str] | None  # (certfile, keyfile) for gunicorn
     demo: bool = False  # the configuration says it is a public demo
+    body_timeout_seconds: float = 10.0
 
     def dialect_for(self, endpoint: str) -> str:
         return self.dialects.get(endpoint, "legacy")
@@ -294,6 +299,7 @@ def load_settings(
         network=data["network"],
         tls=_tls(data["server"], base),
         demo=gw["demo"],
+        body_timeout_seconds=data["server"]["body_timeout_seconds"],
     )
 
 

@@ -1,21 +1,24 @@
 """Reading a request: its JSON body, exactly, and a marshmallow load of it.
 
 Every body is bounded before it costs anything: its size (413 past `max_body_bytes`, chunked or
-not), its depth, the length of its numbers, and what its strings hold (no lone surrogates, which
-no database or log line can store). The only leniency is the one Xoxoday's own Refund sample
-needs, a trailing comma, and it is a single linear pass, not a second parser.
+not), the time it takes to arrive (408 past `body_timeout_seconds`), its depth, the length of
+its numbers, and what its strings hold (no lone surrogates, which no database or log line can
+store). The only leniency is the one Xoxoday's own Refund sample needs, a trailing comma, and it
+is a single linear pass, not a second parser.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 from flask import current_app, request
 from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import ClientDisconnected
 
 from gateway.api.observe import note_ids
 from gateway.api.schemas import AMOUNT_FIELDS
@@ -98,16 +101,42 @@ def _check_shape(body: Any, text: str) -> None:
             )
 
 
+class BodyTimeout(GatewayError):
+    error_code = "request_timeout"
+
+
 def _raw_body() -> bytes:
-    """The body, never more than max_body_bytes: a chunked body has no Content-Length for
-    Flask to refuse up front, so read one byte past the limit and refuse what reaches it."""
+    """The body, never more than max_body_bytes, and never waited for longer than
+    body_timeout_seconds in all: a client that sends headers and then a byte now and then
+    must not hold a worker thread. A chunked body has no Content-Length for Flask to refuse up
+    front, so one byte past the limit is read and refused."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None:
-        return request.get_data(cache=True)  # over MAX_CONTENT_LENGTH this raises a 413
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
+    stream = request.stream  # over MAX_CONTENT_LENGTH by Content-Length, this raises a 413
+    # gunicorn hands the WSGI app its client socket: a deadline on each read bounds the total.
+    sock = request.environ.get("gunicorn.socket")
+    deadline = time.monotonic() + current_app.config["BODY_TIMEOUT_SECONDS"]
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= limit:
+            if sock is not None:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            chunk = stream.read(min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except (ClientDisconnected, TimeoutError):
+        if time.monotonic() < deadline:
+            raise  # the client went away: nobody reads the answer
+        seconds = current_app.config["BODY_TIMEOUT_SECONDS"]
+        raise BodyTimeout(f"the body did not arrive within {seconds:g} s") from None
+    finally:
+        if sock is not None:
+            sock.settimeout(None)
+    if size > limit:
         raise BodyTooLarge(f"the body is larger than {limit} bytes")
-    return raw
+    return b"".join(chunks)
 
 
 def json_body() -> dict[str, Any]:

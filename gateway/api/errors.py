@@ -21,6 +21,7 @@ HTTP_STATUS: dict[str, int] = {
     "invalid_request": 400,
     "invalid_amount": 400,
     "payload_too_large": 413,
+    "request_timeout": 408,
     "unauthorized": 401,
     "ip_not_allowed": 403,
     "user_not_found": 404,
