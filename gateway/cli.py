@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from connectors.base import ConnectorError
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.journal import JOURNAL_DOWN, why_down
 from gateway.keys import new_key, require_strong_keys, weak_keys
 from gateway.service.money import format_points, from_units
 
@@ -49,6 +50,9 @@ def operator_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except (ConfigError, ConnectorError) as exc:
             click.echo(f"points-gateway: error: {exc}", err=True)
+            sys.exit(2)
+        except JOURNAL_DOWN as exc:
+            click.echo(f"points-gateway: error: journal unreachable: {why_down(exc)}", err=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
@@ -86,13 +90,13 @@ def serve(
     from gateway.server import GatewayServer
 
     settings = _settings(config_path, serving=True)
-    click.echo(f"points-gateway: serving {settings.source}", err=True)
     # Fail here, once, with one line, rather than in every worker with a traceback.
     gateway = build_gateway(settings)
     try:
         gateway.journal.create_schema()
     finally:
         gateway.close()
+    click.echo(f"points-gateway: serving {settings.source}", err=True)
     _metrics_directory()
     GatewayServer(
         settings,
@@ -147,7 +151,7 @@ def check(config_path: str | None) -> None:
         gateway.journal.create_schema()
         report = gateway.service.readiness()
     except Exception as exc:  # the journal's own error, shown as a reason, not a traceback
-        report = {"journal": f"{type(exc).__name__}: {exc}"}
+        report = {"journal": f"unreachable: {why_down(exc)}"}
     finally:
         gateway.close()
     where = {

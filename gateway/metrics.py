@@ -9,6 +9,7 @@ worker and host reports the same ones.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -28,11 +29,12 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from connectors import telemetry
-from gateway.journal import Journal
+from gateway.journal import JOURNAL_DOWN, Journal, why_down
 from gateway.journal.records import UNFINISHED
 from gateway.journal.tables import accounts, operations
 from gateway.service.money import from_units
 
+log = logging.getLogger(__name__)
 PREFIX = "points_gateway"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -90,17 +92,29 @@ class JournalCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         unfinished = operations.c.state.in_(UNFINISHED)
-        with self.journal.reader.connect() as conn:
-            pending = conn.execute(
-                select(operations.c.kind, func.count()).where(unfinished).group_by("kind")
-            ).all()
-            totals = conn.execute(
-                select(
-                    func.coalesce(func.sum(accounts.c.debited), 0),
-                    func.coalesce(func.sum(accounts.c.refunded), 0),
-                    func.coalesce(func.sum(accounts.c.credited), 0),
-                )
-            ).one()
+        up = GaugeMetricFamily(
+            f"{PREFIX}_journal_up", "1 when the journal could be read for this scrape, else 0"
+        )
+        try:
+            with self.journal.reader.connect() as conn:
+                pending = conn.execute(
+                    select(operations.c.kind, func.count()).where(unfinished).group_by("kind")
+                ).all()
+                totals = conn.execute(
+                    select(
+                        func.coalesce(func.sum(accounts.c.debited), 0),
+                        func.coalesce(func.sum(accounts.c.refunded), 0),
+                        func.coalesce(func.sum(accounts.c.credited), 0),
+                    )
+                ).one()
+        except JOURNAL_DOWN as exc:
+            # The outage must not hide its own error counts: the rest of /metrics answers.
+            log.warning("metrics: the journal could not be read: %s", why_down(exc))
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
         gauge = GaugeMetricFamily(
             f"{PREFIX}_journal_unfinished",
             "Operations not yet applied or rejected (owed refunds, unsettled debits)",

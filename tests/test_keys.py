@@ -121,12 +121,13 @@ def test_wsgi_refuses_a_guessable_secret(tmp_path, employees_csv, monkeypatch):
         create_app()
 
 
+@pytest.mark.slow
 def test_serve_says_which_configuration_it_uses(tmp_path, employees_csv):
+    from tests.servers import serving
+
     path = config(tmp_path, employees_csv)
-    (tmp_path / "employees.csv").unlink()  # so it stops right after saying
-    out = run("serve", "--config", str(path))
-    assert out.returncode == 2
-    assert f"serving {path}" in out.stderr
+    with serving(path, "--workers", "1", log=tmp_path / "serve.log") as server:
+        assert f"serving {path}" in server.log_text()
 
 
 def test_token_refuses_an_unknown_user_unless_told(tmp_path, employees_csv):

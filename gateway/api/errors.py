@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from connectors.base import ConnectorError
 from gateway.errors import GatewayError
+from gateway.journal import JOURNAL_DOWN, why_down
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ HTTP_STATUS: dict[str, int] = {
     "upstream_error": 502,
     "upstream_auth_failed": 502,
     "upstream_unavailable": 503,
+    "journal_unavailable": 503,
     "connector_misconfigured": 503,
     "sso_not_configured": 503,
     "xoxoday_refused": 502,
@@ -78,7 +80,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ConnectorError)
     def _connector_error(exc: ConnectorError) -> Response:
-        log.warning("connector error on %s: %s: %s", request.path, exc.error_code, exc)
+        g.problem = str(exc)  # in the request's one log line
         message = "the points or HR system behind the gateway did not answer; try again later"
         return failure(exc.error_code, message, HTTP_STATUS.get(exc.error_code, 502))
 
@@ -90,6 +92,16 @@ def register_error_handlers(app: Flask) -> None:
         if code == 405 and exc.get_response().headers.get("Allow"):
             response.headers["Allow"] = exc.get_response().headers["Allow"]
         return response
+
+    def _journal_down(exc: Exception) -> Response:
+        # In the request's one log line, never a traceback: the reason names no statement and
+        # no parameter.
+        g.problem = f"journal: {why_down(exc)}"
+        message = "the gateway's journal cannot be reached; nothing was changed, try again later"
+        return failure("journal_unavailable", message, 503)
+
+    for kind in JOURNAL_DOWN:
+        app.register_error_handler(kind, _journal_down)
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception) -> Response:

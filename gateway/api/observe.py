@@ -94,13 +94,15 @@ def register(app: Flask) -> None:
         level = logging.WARNING if response.status_code >= 500 else logging.INFO
         if not log.isEnabledFor(level):  # build the line's fields only when it is written
             return response
+        problem = g.get("problem")  # why a 5xx happened: one line, never a traceback
         log.log(
             level,
-            "%s %s %d %s",
+            "%s %s %d %s%s",
             request.method,
             request.path,
             response.status_code,
             outcome,
+            f": {problem}" if problem else "",
             extra={
                 "fields": {
                     "request_id": g.get("request_id"),
@@ -110,6 +112,7 @@ def register(app: Flask) -> None:
                     "status": response.status_code,
                     "outcome": outcome,
                     "duration_ms": round(seconds * 1000, 2),
+                    **({"detail": problem} if problem else {}),
                     **_ids(),
                 }
             },

@@ -33,6 +33,7 @@ from gateway.journal import (
     OrderRecordedConcurrently,
     Overdraft,
     Totals,
+    why_down,
 )
 from gateway.journal.records import fingerprint
 from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
@@ -201,7 +202,10 @@ class PointsService:
             except ConnectorError as exc:
                 report[name] = f"{exc.error_code}: {exc}"
             except Exception as exc:  # readiness reports any failure, it never raises
-                report[name] = f"{type(exc).__name__}: {exc}"
+                # Anyone may ask /readyz: the journal's driver text (host, port, database) is
+                # for the log, not for the answer.
+                log.warning("readiness: %s: %s", name, why_down(exc))
+                report[name] = "unreachable" if name == "journal" else type(exc).__name__
         return report
 
     # -- helpers -----------------------------------------------------------------------------
