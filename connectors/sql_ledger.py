@@ -241,8 +241,8 @@ def _engine(url: str) -> Any:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
-    engine = create_engine(parsed, connect_args={"timeout": 15})
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(parsed, connect_args={"timeout": 15}, hide_parameters=True)
 
     # SQLAlchemy's recipe for SQLite: take the write lock when the transaction begins, so a
     # read-then-write transaction never fails to upgrade its lock.

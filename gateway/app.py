@@ -19,6 +19,7 @@ from gateway.auth import ApiKeys, TokenAuthority
 from gateway.config import ConfigError, ConnectorSettings, Settings, load_settings
 from gateway.journal import Journal
 from gateway.keys import require_strong_keys
+from gateway.sealed import Sealer
 from gateway.service import MoneyPolicy, PointsService
 from gateway.service.ledger import LedgerPointsService
 from gateway.service.ledger_ops import LedgerPolicy
@@ -126,7 +127,7 @@ def xoxoday_api(settings: Settings, journal: Journal) -> XoxodayApi:
         conf["base_url"],
         conf["client_id"],
         conf["client_secret"],
-        TokenStore(journal),
+        TokenStore(journal, Sealer(settings.secret_keys)),
         seed,
         conf["refresh_margin_seconds"],
         conf["http"],

@@ -22,12 +22,13 @@ def tokens() -> None:
 
 def _store(config_path: str | None):  # type: ignore[no-untyped-def]
     from gateway.journal import Journal
+    from gateway.sealed import Sealer
     from gateway.xoxoday.tokens import TokenStore
 
-    settings = _settings(config_path)
+    settings = _settings(config_path, serving=True)  # it seals with secret_key
     journal = Journal(settings.database_url)
     journal.create_schema()
-    return TokenStore(journal)
+    return TokenStore(journal, Sealer(settings.secret_keys))
 
 
 @tokens.command("set")

@@ -15,6 +15,8 @@ SECRET_FIELDS = re.compile(
     r"""(?P<quote>["']?)[^"',\s}&]+"""
 )
 REDACTED = "[redacted]"
+# What SQLAlchemy appends to a statement's error: the bound values (tokens, ids) of the statement.
+SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\s*(?:\n|\(Background|$))", re.S)
 
 
 class RedactSecrets(logging.Filter):
@@ -25,7 +27,8 @@ class RedactSecrets(logging.Filter):
         self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
-        cleaned = SECRET_FIELDS.sub(rf"\g<key>\g<quote>{REDACTED}", text)
+        cleaned = SQL_PARAMETERS.sub(f"[parameters: {REDACTED}]", text)
+        cleaned = SECRET_FIELDS.sub(rf"\g<key>\g<quote>{REDACTED}", cleaned)
         for secret in self.secrets:
             cleaned = cleaned.replace(secret, REDACTED)
         return cleaned
@@ -38,6 +41,14 @@ class RedactSecrets(logging.Filter):
         for name, value in getattr(record, "fields", {}).items():
             if isinstance(value, str):
                 record.fields[name] = self.redact(value)  # type: ignore[attr-defined]
+        # A traceback quotes exception messages and source lines: it is written from
+        # exc_text, which formatters use as it is once set, so set it redacted.
+        if record.exc_info and not getattr(record, "_redacted_exc", False):
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self.redact(text)
+            record._redacted_exc = True  # type: ignore[attr-defined]
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
@@ -53,7 +64,7 @@ class JsonFormatter(logging.Formatter):
             **getattr(record, "fields", {}),
         }
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            line["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
 

@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.auth import TokenAuthority
 from gateway.config import load_settings
 from gateway.journal.records import utcnow
+from gateway.sealed import Sealer
 from gateway.xoxoday.tokens import TokenPair, TokenStore
 from tests.conftest import SECRET
 from tests.fakes import xoxoday as fake
@@ -36,6 +37,11 @@ def app(config_path, xoxoday):
     app = create_app(load_settings(sso_config(config_path, trusted_user_header="X-Remote-User")))
     yield app
     app.extensions["points_gateway"].close()
+
+
+def store_of(app):
+    gateway = app.extensions["points_gateway"]
+    return TokenStore(gateway.journal, Sealer(gateway.settings.secret_keys))
 
 
 def launch(client, body, key=fake.PORTAL_KEY):
@@ -103,7 +109,7 @@ def test_a_refused_access_token_is_refreshed_once_and_the_new_pair_kept(app, xox
     xoxoday.expire_access_token()
     assert launch(app.test_client(), {"employee_id": "DB123"}).status_code == 200
     assert xoxoday.refreshes == 1
-    stored = TokenStore(app.extensions["points_gateway"].journal).get()
+    stored = store_of(app).get()
     assert (stored.access_token, stored.refresh_token) == (
         "access-token-0002",
         "refresh-token-0002",
@@ -114,7 +120,7 @@ def test_a_refused_access_token_is_refreshed_once_and_the_new_pair_kept(app, xox
 
 
 def test_a_token_about_to_expire_is_refreshed_before_the_call(app, xoxoday):
-    store = TokenStore(app.extensions["points_gateway"].journal)
+    store = store_of(app)
     store.put(TokenPair(fake.ACCESS, fake.REFRESH, utcnow() + timedelta(hours=1)))
     assert launch(app.test_client(), {"employee_id": "DB123"}).status_code == 200
     assert xoxoday.refreshes == 1 and len(xoxoday.sso_calls) == 1
@@ -209,5 +215,7 @@ def test_cli_sets_and_shows_the_pair(config_path):
     from gateway.journal import Journal
 
     journal = Journal(settings.database_url)
-    assert TokenStore(journal).get().access_token == "typed-access-9999"
+    assert (
+        TokenStore(journal, Sealer(settings.secret_keys)).get().access_token == "typed-access-9999"
+    )
     journal.dispose()

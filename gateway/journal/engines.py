@@ -8,6 +8,7 @@ busy handler polls with sleeps (1, 2, 5 ms ...) and would leave the database idl
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -18,15 +19,18 @@ from typing import Any
 from sqlalchemy import ClauseElement, Connection, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 
+log = logging.getLogger(__name__)
+
 
 def sqlite_engine(url: str, writer: bool) -> Engine:
     """`writer`: transactions begin IMMEDIATE. Otherwise each read is one autocommit SELECT."""
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_database_file(Path(database))
     engine = create_engine(
         url,
         connect_args={"timeout": 30},
+        hide_parameters=True,  # an error must not quote the tokens or ids it was writing
         # A reader never opens a transaction, so there is nothing to roll back on check-in.
         pool_reset_on_return="rollback" if writer else None,
     )
@@ -50,8 +54,26 @@ def sqlite_engine(url: str, writer: bool) -> Engine:
     return engine
 
 
+def private_database_file(path: Path) -> None:
+    """The journal holds every operation and Xoxoday's tokens: its file, and the WAL and shared
+    memory files beside it (SQLite gives them the database file's mode), are the gateway's
+    alone (0600), and a folder the gateway creates for it is too (0700). Files an earlier
+    release made readable to others are tightened."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except FileNotFoundError:
+            pass
+        except PermissionError:  # not ours to change: say so once, keep serving
+            log.warning("%s is readable by others and cannot be made private", file)
+
+
 def postgres_engine(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
 
 
 class HostWriteLock:

@@ -24,6 +24,7 @@ from gateway.errors import GatewayError
 from gateway.journal import Journal
 from gateway.journal.records import maybe_utc, utcnow
 from gateway.journal.tables import xoxoday_tokens
+from gateway.sealed import Sealer
 
 LEASE = "xoxoday-token-refresh"
 
@@ -49,8 +50,9 @@ class TokenPair:
 class TokenStore:
     """The pair named `name` in the journal database."""
 
-    def __init__(self, journal: Journal, name: str = "default") -> None:
+    def __init__(self, journal: Journal, sealer: Sealer, name: str = "default") -> None:
         self.journal = journal
+        self.sealer = sealer  # the tokens are sealed at rest (see gateway/sealed.py)
         self.name = name
 
     def get(self) -> TokenPair | None:
@@ -62,7 +64,8 @@ class TokenStore:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return TokenPair(row[0], row[1], *(maybe_utc(v) for v in row[2:]))
+        access, refresh = (self.sealer.open(v) for v in row[:2])
+        return TokenPair(access, refresh, *(maybe_utc(v) for v in row[2:]))
 
     def seed(self, pair: TokenPair) -> None:
         """Store `pair` unless a pair is stored already."""
@@ -84,12 +87,17 @@ class TokenStore:
                 conn.execute(insert(xoxoday_tokens).values(self._values(pair)))
 
     def replace(self, stale_access_token: str, pair: TokenPair) -> bool:
-        """Store a refreshed pair, only over the one it replaces."""
+        """Store a refreshed pair, only over the one it replaces. A sealed token is different
+        text each time it is sealed, so the stored one is opened and compared, then the row is
+        replaced only while it still holds that very text."""
         t = xoxoday_tokens.c
         with self.journal._write() as conn:
+            row = conn.execute(select(t.access_token).where(t.name == self.name)).first()
+            if row is None or self.sealer.open(row[0]) != stale_access_token:
+                return False
             done = conn.execute(
                 update(xoxoday_tokens)
-                .where(t.name == self.name, t.access_token == stale_access_token)
+                .where(t.name == self.name, t.access_token == row[0])
                 .values(self._values(pair))
             )
         return done.rowcount == 1
@@ -97,8 +105,8 @@ class TokenStore:
     def _values(self, pair: TokenPair) -> dict[str, object]:
         return {
             "name": self.name,
-            "access_token": pair.access_token,
-            "refresh_token": pair.refresh_token,
+            "access_token": self.sealer.seal(pair.access_token),
+            "refresh_token": self.sealer.seal(pair.refresh_token),
             "access_expires_at": pair.access_expires_at,
             "refresh_expires_at": pair.refresh_expires_at,
             "updated_at": utcnow(),

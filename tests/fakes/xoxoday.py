@@ -78,6 +78,9 @@ class FakeXoxoday:
             )
 
 
+PORTAL_KEY = "portal-key-0123456789abcdef-ghijklmnop"
+
+
 def config_toml(**sso: Any) -> str:
     lines = [
         "[xoxoday]",
@@ -87,11 +90,8 @@ def config_toml(**sso: Any) -> str:
         f'access_token = "{ACCESS}"',
         f'refresh_token = "{REFRESH}"',
         "[sso]",
-        'portal_api_keys = ["portal-key-0123456789abcdef"]',
+        f'portal_api_keys = ["{PORTAL_KEY}"]',
         'otp = "primary_email"',
     ]
     lines += [f"{k} = {json.dumps(v)}" for k, v in sso.items()]
     return "\n".join(lines) + "\n"
-
-
-PORTAL_KEY = "portal-key-0123456789abcdef"
