@@ -117,3 +117,26 @@ def journal_resolve(
         click.echo(f"{left} unfinished", err=True)
         if left:
             sys.exit(STILL_UNFINISHED)
+
+
+@journal.command("orphans")
+@config_option
+@operator_errors
+def journal_orphans(config_path: str | None) -> None:
+    """List debits applied in the ledger but answered a failure and not delivered again:
+    refunded or reported (by [ledger] orphan_policy), or still within orphan_grace_seconds."""
+    from gateway.journal import Journal
+
+    settings = _settings(config_path)
+    store = Journal(settings.database_url)
+    try:
+        store.create_schema()
+        found = store.orphans()
+        for op in found:
+            since = op.answered_at.isoformat(timespec="seconds") if op.answered_at else "-"
+            click.echo(
+                f"{_line(op)}  answered={op.answered} at={since} orphan={op.orphan or 'waiting'}"
+            )
+        click.echo(f"{len(found)} orphans", err=True)
+    finally:
+        store.dispose()

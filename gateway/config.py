@@ -124,6 +124,12 @@ class LedgerSection(Schema):
     retry_max_seconds = fields.Float(
         load_default=LedgerPolicy.retry_max_seconds, validate=validate.Range(min=0.01)
     )
+    orphan_grace_seconds = fields.Float(
+        load_default=LedgerPolicy.orphan_grace_seconds, validate=validate.Range(min=0)
+    )
+    orphan_policy = fields.String(
+        load_default=LedgerPolicy.orphan_policy, validate=validate.OneOf(["refund", "report"])
+    )
     # `serve` runs the worker (owed refunds, unsettled debits) in the background too
     worker_in_serve = fields.Boolean(load_default=True)
     worker_interval_seconds = fields.Float(load_default=2.0, validate=validate.Range(min=0.05))

@@ -46,6 +46,12 @@ class RefundExceedsOrder(GatewayError):
     error_code = "refund_exceeds_order"
 
 
+class OrderRefunded(GatewayError):
+    """The order's debit was given back as an orphan: it must not be answered paid now."""
+
+    error_code = "order_refunded"
+
+
 class OutcomeNotKnown(GatewayError):
     """The ledger may or may not have applied the debit; the journal keeps resolving it."""
 

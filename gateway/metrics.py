@@ -100,6 +100,11 @@ class JournalCollector(Collector):
                 pending = conn.execute(
                     select(operations.c.kind, func.count()).where(unfinished).group_by("kind")
                 ).all()
+                orphans = conn.execute(
+                    select(operations.c.orphan, func.count())
+                    .where(operations.c.orphan.is_not(None))
+                    .group_by(operations.c.orphan)
+                ).all()
                 totals = conn.execute(
                     select(
                         func.coalesce(func.sum(accounts.c.debited), 0),
@@ -124,6 +129,15 @@ class JournalCollector(Collector):
         for kind in ("debit", "refund", "credit"):
             gauge.add_metric([kind], counts.get(kind, 0))
         yield gauge
+        orphan_gauge = GaugeMetricFamily(
+            f"{PREFIX}_journal_orphans",
+            "Applied debits answered a failure and never delivered again, by what was done",
+            labels=["handling"],
+        )
+        handled = dict(orphans)
+        for handling in ("refunded", "reported"):
+            orphan_gauge.add_metric([handling], handled.get(handling, 0))
+        yield orphan_gauge
         points = CounterMetricFamily(
             f"{PREFIX}_points", "Points moved, as the journal has them applied", labels=["kind"]
         )

@@ -29,6 +29,7 @@ HTTP_STATUS: dict[str, int] = {
     "order_not_found": 404,
     "order_conflict": 409,
     "refund_exceeds_order": 409,
+    "order_refunded": 409,
     "insufficient_points": 422,
     "ledger_refused": 422,
     "outcome_unknown": 503,

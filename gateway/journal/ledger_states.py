@@ -26,7 +26,7 @@ from gateway.journal.records import (
     utcnow,
 )
 from gateway.journal.statements import INSERT_OPERATION, MOVE_TOTAL, TOTAL_MOVED_BY, open_account
-from gateway.journal.tables import ADDED_COLUMNS, leases, operations
+from gateway.journal.tables import ADDED_COLUMNS, ADDED_INDEXES, leases, operations
 
 op = operations.c
 
@@ -55,6 +55,8 @@ class LedgerStates:
         values = operation_values(
             kind, member, unique_id, order_id, amount, {}, "received", reference
         )
+        if kind == "debit":  # unanswered until its request says what it answered
+            values.update(answered="pending", answered_at=values["created_at"])
         try:
             with self._write() as conn:
                 new_id = conn.execute(INSERT_OPERATION, values).inserted_primary_key[0]
@@ -213,3 +215,5 @@ def add_missing_columns(conn: Connection) -> None:
         if name not in have:
             kind = op[name].type.compile(dialect=conn.dialect)
             conn.execute(text(f"ALTER TABLE operations ADD COLUMN {name} {kind}"))
+    for index in ADDED_INDEXES:
+        index.create(conn, checkfirst=True)

@@ -57,6 +57,9 @@ class Operation:
     sent_at: datetime | None = None
     updated_at: datetime | None = None
     detail: str | None = None
+    answered: str | None = None  # a ledger debit's last answer: "ok" or its error_code
+    answered_at: datetime | None = None
+    orphan: str | None = None  # "refunded" | "reported": answered a failure, never delivered again
 
     @property
     def finished(self) -> bool:
@@ -104,6 +107,9 @@ def operation_from_row(row: Any) -> Operation:
         sent_at=maybe_utc(m["sent_at"]),
         updated_at=maybe_utc(m["updated_at"]),
         detail=m["detail"],
+        answered=m["answered"],
+        answered_at=maybe_utc(m["answered_at"]),
+        orphan=m["orphan"],
     )
 
 
@@ -139,4 +145,7 @@ def operation_values(
         "sent_at": None,
         "updated_at": now if reference is not None else None,
         "detail": None,
+        "answered": None,
+        "answered_at": None,
+        "orphan": None,
     }

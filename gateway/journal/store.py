@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from gateway.journal.deliveries import Deliveries
 from gateway.journal.engines import HostWriteLock, postgres_engine, sqlite_engine
 from gateway.journal.hot import HotPath
 from gateway.journal.ledger_states import LedgerStates, add_missing_columns
@@ -58,6 +59,10 @@ class LockedAccount:
         row = self._conn.execute(ORDER, {"b_kind": kind, "b_order": order_id}).first()
         return operation_from_row(row) if row else None
 
+    def execute(self, statement: Any) -> Any:
+        """Run `statement` in this transaction, under this account's lock."""
+        return self._conn.execute(statement)
+
     def refunds(self, order_id: str) -> list[Operation]:
         return [operation_from_row(r) for r in self._conn.execute(REFUNDS, {"b_order": order_id})]
 
@@ -89,7 +94,7 @@ class LockedAccount:
         return Operation(id=new_id, **{**values, "answer": answer})
 
 
-class Journal(LedgerStates):
+class Journal(LedgerStates, Deliveries):
     """The journal database. Engines open lazily, so a forked worker makes its own."""
 
     def __init__(self, url: str) -> None:

@@ -57,6 +57,12 @@ operations = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Column("detail", Text, nullable=True),
+    # A debit's last delivery: what it was answered ("ok" or the error_code) and when; and, once
+    # an applied debit was answered a failure and never delivered again, what became of it
+    # (orphan: "refunded" or "reported"). See gateway/journal/deliveries.py.
+    Column("answered", String(32), nullable=True),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("orphan", String(16), nullable=True),
     Index("ix_operations_member", "member"),
     Index("ix_operations_created_at", "created_at"),
     Index("ix_operations_order_id", "order_id"),
@@ -76,6 +82,28 @@ operations = Table(
         sqlite_where=text("state IN ('received', 'sent', 'unknown')"),
         postgresql_where=text("state IN ('received', 'sent', 'unknown')"),
     ),
+)
+
+#: Orphan candidates: applied debits whose last answer was a failure, not yet dealt with.
+UNANSWERED = Index(
+    "ix_operations_unanswered",
+    operations.c.answered_at,
+    sqlite_where=text("answered <> 'ok' AND orphan IS NULL"),
+    postgresql_where=text("answered <> 'ok' AND orphan IS NULL"),
+)
+
+#: Every delivery of an order that reached a points ledger's debit, and what it was answered:
+#: the history behind operations.answered, for support ("what did Xoxoday hear, and when?").
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("operation_id", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("answer", String(32), nullable=False),  # "ok" or the error_code answered
+    Index("ix_deliveries_operation", "operation_id"),
 )
 
 #: Named leases: the background worker of one process (on one host) at a time.
@@ -109,4 +137,9 @@ ADDED_COLUMNS = (
     "sent_at",
     "updated_at",
     "detail",
+    "answered",
+    "answered_at",
+    "orphan",
 )
+#: Indexes added after the first release, created on an older journal too.
+ADDED_INDEXES = (UNANSWERED,)

@@ -7,23 +7,29 @@ sending and settling.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 from connectors.base import IdentityField, PointsLedger, Profile, ProfileSource, Reference
 from gateway.errors import (
+    GatewayError,
     InsufficientPoints,
     LedgerAnswer,
+    OrderRefunded,
     OutcomeNotKnown,
     UserNotFound,
 )
 from gateway.journal import Journal, Operation
+from gateway.journal.records import utcnow
 from gateway.service.ledger_ops import LedgerOperations, LedgerPolicy
 from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
 from gateway.service.points import PointsService
 from gateway.service.results import BalanceResult, OrderResult, R
 
+log = logging.getLogger(__name__)
 POLL_SECONDS = 0.02  # how often a request looks again at a debit another one is sending
 
 
@@ -69,14 +75,51 @@ class LedgerPointsService(PointsService):
             self._same_order(op, member, units)
         op, sent_here = self._settle_debit(op, profile)
         if op.state == "applied":
+            # Recorded before it is answered, and refused if the debit was given back as an
+            # orphan meanwhile: success is never answered for points not debited.
+            if not self.journal.answered(op, "ok"):
+                self.journal.answered(op, OrderRefunded.error_code)
+                raise OrderRefunded(
+                    f"order {order_id!r} was answered a failure and not delivered again, so "
+                    "its points were given back; place it again under a new order id"
+                )
             self._log("debit", order_id, member, amount, replayed=not sent_here)
             return OrderResult("debit", order_id, member, amount, not sent_here, op.id)
-        if op.state == "rejected":
-            raise _refusal(op)
-        raise OutcomeNotKnown(
-            f"order {order_id!r}: the points ledger has not confirmed the debit yet; it is "
-            "being resolved, send the order again to learn the outcome"
+        failure: GatewayError = (
+            _refusal(op)
+            if op.state == "rejected"
+            else OutcomeNotKnown(
+                f"order {order_id!r}: the points ledger has not confirmed the debit yet; it "
+                "is being resolved, send the order again to learn the outcome"
+            )
         )
+        self.journal.answered(op, failure.error_code)
+        raise failure
+
+    def settle_orphans(self) -> list[Operation]:
+        """Deal with every debit that became an orphan (see gateway/journal/deliveries.py):
+        each is marked once; under the "refund" policy an owed refund of it is recorded, which
+        the worker then applies. Answers the refunds recorded."""
+        cutoff = utcnow() - timedelta(seconds=self.policy.orphan_grace_seconds)
+        refunds = []
+        for debit in self.journal.orphan_candidates(cutoff):
+            refund = self.journal.settle_orphan(
+                debit,
+                cutoff,
+                self.policy.orphan_policy,
+                lambda n, order=debit.order_id: Reference.of("refund", order, n),
+            )
+            log.warning(
+                "orphan: debit order=%s member=%s amount=%s answered %s, not delivered again: %s",
+                debit.order_id,
+                debit.member,
+                format_points(from_units(debit.amount)),
+                debit.answered,
+                "refund owed" if refund is not None else self.policy.orphan_policy,
+            )
+            if refund is not None:
+                refunds.append(refund)
+        return refunds
 
     def _accepted(self, result: R, profile: Profile) -> R:
         """A recorded refund or credit: try once to apply it, with the profile already found."""
@@ -135,7 +178,7 @@ class LedgerPointsService(PointsService):
         return op.state != "applied"
 
 
-def _refusal(op: Operation) -> Exception:
+def _refusal(op: Operation) -> GatewayError:
     answer = op.answer
     code = str(answer.get("error_code", "upstream_unavailable"))
     message = str(answer.get("message", "the points ledger did not apply the debit"))

@@ -48,6 +48,10 @@ class LedgerPolicy:
     lease_seconds: float = 60.0
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 600.0
+    # An applied debit answered a failure and not delivered again this long is an orphan...
+    orphan_grace_seconds: float = 3600.0
+    # ...given back through the ledger ("refund") or only listed and counted ("report").
+    orphan_policy: str = "refund"
 
 
 class LedgerOperations:

@@ -2,9 +2,11 @@
 
 Owed refunds and credits are sent until the ledger applies them; debits whose outcome is
 unknown are settled by the status lookup; a debit recorded but never sent (its process was
-killed) is rejected. Each operation is claimed in the journal first, so any number of workers,
-requests and operators may run at once without sending anything twice. One lease in the
-journal keeps the background workers of all processes and hosts to one polling at a time.
+killed) is rejected; a debit that became an orphan is refunded or reported (see
+gateway/journal/deliveries.py). Each operation is claimed in the journal first, so any number
+of workers, requests and operators may run at once without sending anything twice. One lease
+in the journal keeps the background workers of all processes and hosts to one polling at a
+time.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Worker:
     def run_once(self, everything: bool = False) -> list[Operation]:
         """One pass over what is due (`everything`: over all that is unfinished, backoff or
         not); answers the operations it moved."""
+        self.service.settle_orphans()  # their owed refunds are due at once, in this pass
         todo = self.journal.unfinished() if everything else self.journal.due()
 
         def one(op: Operation) -> Operation | None:
