@@ -104,9 +104,24 @@ def build_gateway(settings: Settings) -> Gateway:
     service: PointsService
     if isinstance(points, PointsLedger):
         policy = LedgerPolicy(**{f.name: settings.ledger[f.name] for f in fields(LedgerPolicy)})
-        service = LedgerPointsService(profiles, points, journal, identity, money, policy)  # type: ignore[arg-type]
+        service = LedgerPointsService(
+            profiles,
+            points,  # type: ignore[arg-type]
+            journal,
+            identity,  # type: ignore[arg-type]
+            money,
+            policy,
+            settings.refund_replay_window_seconds,
+        )
     else:
-        service = PointsService(profiles, points, journal, identity, money)  # type: ignore[arg-type]
+        service = PointsService(
+            profiles,
+            points,  # type: ignore[arg-type]
+            journal,
+            identity,  # type: ignore[arg-type]
+            money,
+            settings.refund_replay_window_seconds,
+        )
     api_keys = ApiKeys(settings.profile_api_keys)
     tokens = token_authority(settings)
     gateway = Gateway(settings, service, tokens, api_keys, journal, factory, cache)

@@ -64,6 +64,9 @@ class GatewaySection(Schema):
         load_default=Decimal("10000000"),
         validate=validate.Range(min=Decimal(1), max=Decimal(10) ** 12),
     )
+    # A refund identical in order, amount and comments to one accepted this many seconds ago
+    # is answered as a replay (0: only a refund that would pass the order's amount is).
+    refund_replay_window_seconds = fields.Float(load_default=0.0, validate=validate.Range(min=0))
     max_body_bytes = fields.Integer(load_default=64 * 1024, validate=validate.Range(min=1024))
     log_level = fields.String(
         load_default="INFO", validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -183,6 +186,7 @@ class Settings:
     tls: tuple[str, str] | None  # (certfile, keyfile) for gunicorn
     demo: bool = False  # the configuration says it is a public demo
     body_timeout_seconds: float = 10.0
+    refund_replay_window_seconds: float = 0.0
 
     def dialect_for(self, endpoint: str) -> str:
         return self.dialects.get(endpoint, "legacy")
@@ -306,6 +310,7 @@ def load_settings(
         tls=_tls(data["server"], base),
         demo=gw["demo"],
         body_timeout_seconds=data["server"]["body_timeout_seconds"],
+        refund_replay_window_seconds=gw["refund_replay_window_seconds"],
     )
 
 

@@ -117,7 +117,8 @@ def refund() -> dict[str, Any]:
     gw = _gateway()
     gw.tokens.verify(req["auth_token"], req["unique_id"])
     order_id = req["transactionid"] or req["order_id"]
-    result = gw.service.refund(req["unique_id"], order_id, req["redemption_amount"])
+    comments = req.get("comments") or ""
+    result = gw.service.refund(req["unique_id"], order_id, req["redemption_amount"], comments)
     key = "order_id" if _current("refund") else "transaction_id"
     data = {key: result.order_id, "points": format_points(result.amount)}
     return _updated(data, result.pending)

@@ -72,9 +72,15 @@ FINISHED = frozenset({"applied", "rejected"})
 UNFINISHED = ("received", "sent", "unknown")
 
 
-def fingerprint(kind: str, member: str, order_id: str, amount: int) -> str:
-    """What makes two deliveries of an order the same request."""
-    canonical = json.dumps([kind, member, order_id, amount], separators=(",", ":"))
+def fingerprint(
+    kind: str, member: str, order_id: str, amount: int, comments: str | None = None
+) -> str:
+    """What makes two deliveries of an order the same request (a refund's comments too: the
+    contract gives a refund no id of its own)."""
+    parts: list[object] = [kind, member, order_id, amount]
+    if comments is not None:
+        parts.append(comments)
+    canonical = json.dumps(parts, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -126,6 +132,7 @@ def operation_values(
     answer: dict[str, Any],
     state: str = "applied",
     reference: str | None = None,
+    comments: str | None = None,
 ) -> dict[str, Any]:
     now = utcnow()
     return {
@@ -136,7 +143,7 @@ def operation_values(
         "unique_id": unique_id,
         "order_id": order_id,
         "amount": amount,
-        "fingerprint": fingerprint(kind, member, order_id, amount),
+        "fingerprint": fingerprint(kind, member, order_id, amount, comments),
         "answer": json.dumps(answer, sort_keys=True),
         "reference": reference,
         "attempts": 0,

@@ -75,11 +75,12 @@ class LockedAccount:
         answer: dict[str, Any],
         state: str = "applied",
         reference: str | None = None,
+        comments: str | None = None,
     ) -> Operation:
         """Write the operation, and when it is applied move the totals it changes, in this
         transaction (one a ledger will apply is `received`: its totals move when it is)."""
         values = operation_values(
-            kind, self.member, unique_id, order_id, amount, answer, state, reference
+            kind, self.member, unique_id, order_id, amount, answer, state, reference, comments
         )
         now = values["created_at"]
         try:

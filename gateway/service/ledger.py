@@ -44,8 +44,9 @@ class LedgerPointsService(PointsService):
         identity: IdentityField = "employee_id",
         money: MoneyPolicy | None = None,
         policy: LedgerPolicy | None = None,
+        refund_replay_seconds: float = 0.0,
     ) -> None:
-        super().__init__(profiles, None, journal, identity, money)
+        super().__init__(profiles, None, journal, identity, money, refund_replay_seconds)
         self.ledger = ledger
         self.points_connector = ledger
         self.policy = policy or LedgerPolicy()

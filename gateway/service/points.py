@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 from connectors.base import (
@@ -35,7 +36,7 @@ from gateway.journal import (
     Totals,
     why_down,
 )
-from gateway.journal.records import fingerprint
+from gateway.journal.records import fingerprint, utcnow
 from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
 from gateway.service.results import BalanceResult, OrderResult, R, RefundResult
 
@@ -55,9 +56,13 @@ class PointsService:
         journal: Journal,
         identity: IdentityField = "employee_id",
         money: MoneyPolicy | None = None,
+        refund_replay_seconds: float = 0.0,
     ) -> None:
         self.profiles = profiles
         self.grants = grants
+        # A refund identical (order, amount, comments) to one accepted this recently is a
+        # retry, answered as a replay; 0: only a refund over the order's cap is (see refund()).
+        self.refund_replay_seconds = refund_replay_seconds
         self.points_connector: Connector | None = grants
         self.journal = journal
         self.identity = identity
@@ -135,12 +140,15 @@ class PointsService:
 
         return self._accepted(self._in_lock(member, credit, order_id, amount), profile)
 
-    def refund(self, unique_id: str, order_id: str, amount: Decimal) -> RefundResult:
+    def refund(
+        self, unique_id: str, order_id: str, amount: Decimal, comments: str = ""
+    ) -> RefundResult:
         """Give back part or all of a journaled redemption of this member, never more."""
         amount = self.money.amount(amount, "redemption_amount")
         profile = self.any_profile(unique_id)
         member = profile.employee_id
         units = to_units(amount)
+        same_request = fingerprint("refund", member, order_id, units, comments)
 
         def refund(acct: LockedAccount) -> RefundResult:
             order = acct.order("debit", order_id)
@@ -153,8 +161,10 @@ class PointsService:
             every = acct.refunds(order_id)
             earlier = [r for r in every if r.state != "rejected"]
             refunded = sum(r.amount for r in earlier)
-            if refunded + units > order.amount:
-                same = [r for r in earlier if r.amount == units]
+            since = utcnow() - timedelta(seconds=self.refund_replay_seconds)
+            retried = [r for r in earlier if r.fingerprint == same_request and r.created_at > since]
+            if refunded + units > order.amount or retried:
+                same = retried or [r for r in earlier if r.amount == units]
                 if same:
                     # The same refund delivered again after it was accepted: answer it again.
                     return RefundResult(
@@ -179,6 +189,7 @@ class PointsService:
                 answer,
                 self.recorded_state,
                 self._reference("refund", order_id, len(every) + 1),
+                comments,
             )
             refunded_total = from_units(refunded + units)
             return RefundResult(order_id, amount, refunded_total, False, recorded.id)
