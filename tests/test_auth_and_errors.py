@@ -131,6 +131,19 @@ def test_profile_refuses_other_keys(client, key):
     assert body["status"] == 0  # the profile answer's status is a number, as in the seed
 
 
+def test_profile_by_the_employees_own_token(client, token):
+    """Xoxoday's help center documents GetProfile with {auth_token, employee_id} too."""
+    r = client.post("/v1/profile", json={"auth_token": token("U1000"), "employee_id": "U1000"})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["employee_data"]["employee_id"] == "U1000"
+    other = client.post("/v1/profile", json={"auth_token": token("DB123"), "employee_id": "U1000"})
+    assert assert_failure(other, 401, "unauthorized")["status"] == 0
+    forged = client.post("/v1/profile", json={"auth_token": "forged", "employee_id": "U1000"})
+    assert_failure(forged, 401, "unauthorized")
+    neither = client.post("/v1/profile", json={"employee_id": "U1000"})
+    assert_failure(neither, 400, "invalid_request")
+
+
 def test_profile_of_unknown_user(client):
     r = client.post("/v1/profile", json={"api_key": PROFILE_KEY, "employee_id": "nobody"})
     assert_failure(r, 404, "user_not_found")

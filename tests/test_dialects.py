@@ -34,6 +34,7 @@ def test_profile_by_unique_id_and_auth_token(current):
     answer = current.test_client().post("/v1/profile", json=auth(current))
     assert answer.get_json() == {
         "status": 1,
+        "message": "Successfully loaded user's data",
         "user_data": {
             "unique_id": "DB123",
             "company_email_id": "pam@example.com",

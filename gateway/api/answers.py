@@ -71,6 +71,7 @@ class UserData(Schema):
 
 class CurrentProfileAnswer(Schema):
     status = fields.Integer(required=True, metadata={"enum": [1]})
+    message = fields.String(required=True, metadata={"example": "Successfully loaded user's data"})
     user_data = fields.Nested(UserData, required=True)
 
 

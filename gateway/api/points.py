@@ -71,6 +71,7 @@ def profile() -> dict[str, Any]:
         p = gw.service.profile(req["unique_id"])
         return {
             "status": 1,
+            "message": "Successfully loaded user's data",
             "user_data": {
                 "unique_id": req["unique_id"],
                 "company_email_id": p.email,
@@ -80,7 +81,10 @@ def profile() -> dict[str, Any]:
             },
         }
     req = load(PROFILE)
-    gw.api_keys.verify(req["api_key"])
+    if req["api_key"] is not None:
+        gw.api_keys.verify(req["api_key"])
+    else:  # the employee's own token: it opens that employee's profile only
+        gw.tokens.verify(req["auth_token"], req["employee_id"])
     p = gw.service.profile(req["employee_id"])
     return {
         "status": 1,

@@ -92,8 +92,21 @@ class BalanceRequest(ContractSchema):
 
 
 class ProfileRequest(ContractSchema):
-    api_key = fields.String(required=True)
+    """The seed's GetProfile: the shared `api_key`; or, as Xoxoday's help center also
+    documents it, the employee's own `auth_token`, checked against that `employee_id`."""
+
+    api_key = fields.String(
+        load_default=None, metadata={"description": "the shared key; or give auth_token"}
+    )
+    auth_token = fields.String(
+        load_default=None, metadata={"description": "the employee's own token; or api_key"}
+    )
     employee_id = Identifier(required=True)
+
+    @validates_schema
+    def _credentials(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("api_key") is None and data.get("auth_token") is None:
+            raise ValidationError("Missing data for required field.", "api_key")
 
 
 class ProfileByTokenRequest(ContractSchema):

@@ -24,7 +24,7 @@ from gateway.errors import (
 )
 from gateway.journal import Journal, Operation
 from gateway.journal.records import utcnow
-from gateway.service.ledger_ops import LedgerOperations, LedgerPolicy
+from gateway.service.ledger_ops import LedgerOperations, LedgerPolicy, found_not_applied
 from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
 from gateway.service.points import PointsService
 from gateway.service.results import BalanceResult, OrderResult, R
@@ -138,8 +138,10 @@ class LedgerPointsService(PointsService):
         """Send the debit, or join whoever is sending or resolving it, until it is applied or
         rejected or the wait is over. Answers it, and whether this call sent it.
 
-        A rejected debit found on arrival is sent again (nothing was applied); one that was
-        rejected while we waited on another delivery is answered as it was."""
+        A rejected debit found on arrival is sent again (nothing was applied), and so is one
+        this delivery's own lookup finds was never applied: the delivery is live, so the ledger's
+        own answer (insufficient points, or success) is what it gets, not "did not apply it".
+        One rejected while we waited on another delivery is answered as it was."""
         deadline = time.monotonic() + self.policy.wait_seconds
         waited = sent_here = False
         lease = self.policy.lease_seconds
@@ -157,8 +159,10 @@ class LedgerPointsService(PointsService):
                 claimed = self.journal.claim(op.id, ("sent", "unknown"), None, lease)
                 if claimed is not None:
                     op = self.ops.resolve(claimed, profile, live=True)
-                    if op.finished:
+                    if op.finished and not found_not_applied(op):
                         return op, sent_here
+                    if op.finished:
+                        continue  # rejected as never applied: send it now, as on arrival
                 else:
                     waited = True
             if time.monotonic() >= deadline:

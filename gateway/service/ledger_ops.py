@@ -178,5 +178,10 @@ def _refusal(exc: LedgerRefused) -> dict[str, Any]:
     return answer
 
 
+def found_not_applied(op: Operation) -> bool:
+    """A debit rejected because the ledger never applied it (no refusal of the ledger's)."""
+    return op.state == "rejected" and op.answer == _lost()
+
+
 def _lost() -> dict[str, str]:
     return {"error_code": "upstream_unavailable", "message": "the points ledger did not apply it"}
