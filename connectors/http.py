@@ -127,18 +127,34 @@ class HttpClient:
         self._sleep = sleep
 
     def request(
-        self, method: str, url: str, *, idempotent: bool, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool,
+        refused: Callable[[requests.Response], bool] | None = None,
+        **kwargs: Any,
     ) -> requests.Response:
         """The answer (any status but a retryable one); transport failures, exhausted retries
         and an open breaker raise UpstreamUnavailable. A call that is not `idempotent` (one
         that moves points) raises OutcomeUnknown instead once the request may have arrived:
-        a timeout or reset after connecting, or a 5xx answer."""
+        a timeout or reset after connecting, or a 5xx answer. `refused`: an answer that says
+        our credentials are refused (a token endpoint's 401), raised as CredentialsRefused,
+        which the breaker counts: it will keep refusing until someone fixes them."""
+
+        def call() -> requests.Response:
+            response = self._with_retries(method, url, idempotent, kwargs)
+            if refused is not None and refused(response):
+                raise CredentialsRefused(
+                    f"{self.name}: credentials refused (HTTP {response.status_code}): "
+                    f"{short_text(response.text)}"
+                )
+            return response
+
         started = time.perf_counter()
         outcome = "ok"
         try:
-            return self.breaker.call(
-                lambda: self._with_retries(method, url, idempotent, kwargs), is_failure=_is_outage
-            )
+            return self.breaker.call(call, is_failure=_is_outage)
         except ConnectorError as exc:
             outcome = exc.error_code
             raise
@@ -228,8 +244,15 @@ class HttpClient:
         return UpstreamError(f"{self.name}: HTTP {status}")
 
 
+class CredentialsRefused(UpstreamAuthFailed):
+    """A token endpoint refused our credentials: every call would be refused the same way."""
+
+
 def _is_outage(exc: BaseException) -> bool:
-    """What the breaker counts: the system not answering usefully, not a refusal of ours."""
+    """What the breaker counts: the system not answering usefully, or refusing the
+    credentials every call needs; not a refusal of one call of ours."""
+    if isinstance(exc, CredentialsRefused):
+        return True
     return isinstance(exc, UpstreamUnavailable | UpstreamError | OutcomeUnknown) and not isinstance(
         exc, UpstreamAuthFailed
     )

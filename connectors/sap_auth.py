@@ -19,7 +19,7 @@ from lxml import etree
 from signxml import XMLSigner, methods
 
 from connectors.base import UpstreamAuthFailed, UpstreamError
-from connectors.http import HttpClient, short_text
+from connectors.http import HttpClient
 
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
@@ -28,6 +28,8 @@ GRANT_TYPE = "urn:ietf:params:oauth:grant-type:saml2-bearer"
 ASSERTION_LIFETIME = timedelta(minutes=10)
 #: Refresh a token this long before SuccessFactors says it expires (tokens live 24 h).
 EXPIRY_MARGIN_SECONDS = 300
+#: After a refused token exchange the next waits 1 s, then twice as long each time, up to this.
+MAX_REFUSAL_WAIT = 300.0
 
 
 def saml_assertion(
@@ -104,11 +106,26 @@ class SamlBearerTokens:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._good_until = 0.0
+        # After a refused exchange: no other one before this time, and the next wait doubles.
+        self._refused_until = 0.0
+        self._refusal_wait = 0.0
+        self._refusal = ""
 
     def header(self) -> str:
         with self._lock:  # concurrent callers wait for one exchange, not one each
             if self._token is None or self._timer() >= self._good_until:
-                self._token, lifetime = self._exchange()
+                if self._timer() < self._refused_until:
+                    # A refused key or user stays refused: one exchange per wait, not per call.
+                    left = self._refused_until - self._timer()
+                    raise UpstreamAuthFailed(f"{self._refusal}; not asking again for {left:.0f} s")
+                try:
+                    self._token, lifetime = self._exchange()
+                except UpstreamAuthFailed as exc:
+                    self._refusal_wait = min(max(self._refusal_wait * 2, 1.0), MAX_REFUSAL_WAIT)
+                    self._refused_until = self._timer() + self._refusal_wait
+                    self._refusal = str(exc)
+                    raise
+                self._refusal_wait = 0.0
                 self._good_until = self._timer() + max(lifetime - EXPIRY_MARGIN_SECONDS, 0)
             return f"Bearer {self._token}"
 
@@ -128,12 +145,15 @@ class SamlBearerTokens:
             "grant_type": GRANT_TYPE,
             "assertion": base64.b64encode(assertion).decode(),
         }
-        response = self.client.request("POST", self.token_url, idempotent=True, data=form)
-        if response.status_code in (400, 401, 403):
-            raise UpstreamAuthFailed(
-                f"successfactors: token refused (HTTP {response.status_code}): "
-                f"{short_text(response.text)}"
-            )
+        # A refusal (400 invalid_grant, 401, 403) raises CredentialsRefused, which the client's
+        # breaker counts: the key or user is wrong, and stays wrong until someone fixes it.
+        response = self.client.request(
+            "POST",
+            self.token_url,
+            idempotent=True,
+            data=form,
+            refused=lambda answer: answer.status_code in (400, 401, 403),
+        )
         try:
             answer = response.json()
             return str(answer["access_token"]), float(answer.get("expires_in", 3600))

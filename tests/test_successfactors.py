@@ -108,8 +108,37 @@ def test_an_assertion_signed_with_another_key_is_refused(fake, tmp_path):
         )
     )
     forged = SuccessFactorsConnector(**{**options, "private_key": str(tmp_path / "other.pem")})
-    with pytest.raises(UpstreamAuthFailed, match="token refused"):
+    with pytest.raises(UpstreamAuthFailed, match="credentials refused"):
         forged.find("employee_id", "DB123")
+    return forged
+
+
+def test_refused_credentials_back_off_and_open_the_breaker(fake, tmp_path):
+    """A wrong key stays wrong: not one token exchange per request, and the breaker counts
+    each refusal, so the gateway fails fast until it is fixed."""
+    from connectors.breaker import BreakerOpen
+
+    forged = test_an_assertion_signed_with_another_key_is_refused(fake, tmp_path)
+    assert fake.token_requests == 1
+    clock = [0.0]
+    forged.credentials._timer = lambda: clock[0]  # the constructor's timer seam
+    forged.credentials._refused_until = 1.0  # the first refusal's wait, on this clock
+    for _ in range(20):
+        with pytest.raises(UpstreamAuthFailed, match="not asking again"):
+            forged.find("employee_id", "DB123")
+    assert fake.token_requests == 1
+    waits = []
+    for _ in range(2):  # each wait over: one more exchange, refused, and a longer wait
+        clock[0] = forged.credentials._refused_until
+        with pytest.raises(UpstreamAuthFailed):
+            forged.find("employee_id", "DB123")
+        waits.append(forged.credentials._refused_until - clock[0])
+    assert fake.token_requests == 3 and waits == [2.0, 4.0]
+    assert forged.client.breaker.state == "open"  # three refusals in a row (breaker_failures)
+    clock[0] = forged.credentials._refused_until
+    with pytest.raises(BreakerOpen):
+        forged.find("employee_id", "DB123")
+    assert fake.token_requests == 3
 
 
 def test_errors_map_to_ours(sf, fake):
