@@ -32,10 +32,11 @@ from connectors.base import (
 )
 from connectors.http import HttpClient, HttpPolicy, http_options_field, short_text
 from connectors.rest_mapping import (
+    UnsafePath,
     as_decimal,
     check_template,
     dig,
-    fill,
+    fill_path,
     matches,
     render_body,
     rule_field,
@@ -246,7 +247,10 @@ class RestLedgerConnector(PointsLedger):
     def _call(
         self, call: dict[str, Any], values: dict[str, str], idempotent: bool, body: Any = None
     ) -> tuple[int, Any, requests.Response]:
-        url = self.base_url + fill(call["path"], values, escape=True)
+        try:
+            url = self.base_url + fill_path(call["path"], values)
+        except UnsafePath as exc:  # refused before anything is sent
+            raise LedgerRefused(f"rest ledger: {exc}") from None
         headers: dict[str, str] = {}
         data = None
         if body is not None and call["method"] != "GET":

@@ -18,7 +18,6 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 NAMES = frozenset({"member", "reference", "amount", "amount_text", "kind", "order_id"})
-_NUMBER = "\x00amount\x00"  # stands in for the amount until the JSON text is written
 
 
 def placeholders(template: Any) -> set[str]:
@@ -39,29 +38,42 @@ def check_template(template: Any, allowed: frozenset[str] = NAMES) -> None:
         raise ValidationError(f"unknown placeholder {names}; known: {sorted(allowed)}")
 
 
-def fill(text: str, values: Mapping[str, str], escape: bool = False) -> str:
-    """`text` with its placeholders replaced; `escape` quotes each value for a URL path."""
+class UnsafePath(ValueError):
+    """A value would change which path is called: a whole segment "", "." or ".."."""
 
-    def one(match: re.Match[str]) -> str:
-        value = values[match.group(1)]
-        return quote(value, safe="") if escape else value
 
-    return PLACEHOLDER.sub(one, text)
+def fill(text: str, values: Mapping[str, str]) -> str:
+    """`text` with its placeholders replaced by the values as they are (one pass: a value
+    that looks like a placeholder stays text)."""
+    return PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+
+
+def fill_path(template: str, values: Mapping[str, str]) -> str:
+    """A path template filled with URL-escaped values. A segment a value makes empty, "." or
+    ".." is refused: HTTP clients collapse dot segments, escaped or not (requests unescapes
+    %2E), so order ".." would call the parent path."""
+    segments = []
+    for segment in template.split("/"):
+        filled = PLACEHOLDER.sub(lambda m: quote(values[m.group(1)], safe=""), segment)
+        if filled in ("", ".", "..") and PLACEHOLDER.search(segment):
+            raise UnsafePath(
+                f"a value of {segment!r} cannot be sent as the URL path segment {filled!r}"
+            )
+        segments.append(filled)
+    return "/".join(segments)
 
 
 def render_body(template: Any, values: Mapping[str, str]) -> str:
-    """The JSON text of a body template; an exact "{amount}" is written as a number."""
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, str):
-            return _NUMBER if node == "{amount}" else fill(node, values)
-        if isinstance(node, Mapping):
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    return json.dumps(walk(template)).replace(json.dumps(_NUMBER), values["amount"])
+    """The JSON text of a body template; an exact "{amount}" is written as a number. Written
+    node by node, so no value's text can be taken for the amount or for JSON."""
+    if isinstance(template, str):
+        return values["amount"] if template == "{amount}" else json.dumps(fill(template, values))
+    if isinstance(template, Mapping):
+        members = (f"{json.dumps(k)}: {render_body(v, values)}" for k, v in template.items())
+        return "{" + ", ".join(members) + "}"
+    if isinstance(template, list):
+        return "[" + ", ".join(render_body(v, values) for v in template) + "]"
+    return json.dumps(template)
 
 
 def dig(answer: Any, path: str) -> Any:

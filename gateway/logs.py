@@ -43,10 +43,9 @@ class RedactSecrets(logging.Filter):
                 record.fields[name] = self.redact(value)  # type: ignore[attr-defined]
         # A traceback quotes exception messages and source lines: it is written from
         # exc_text, which formatters use as it is once set, so set it redacted.
-        if record.exc_info and not getattr(record, "_redacted_exc", False):
+        if record.exc_info:
             text = record.exc_text or logging.Formatter().formatException(record.exc_info)
             record.exc_text = self.redact(text)
-            record._redacted_exc = True  # type: ignore[attr-defined]
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True

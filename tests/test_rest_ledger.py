@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -255,3 +256,37 @@ def test_the_readme_example_is_valid():
     loaded = validate_options(RestLedgerConnector, options)
     assert loaded["debit"]["body"]["note"] == "Xoxoday order {order_id}"
     assert loaded["lookup"]["state"] == "status"
+
+
+@pytest.mark.parametrize("dots", [".", ".."])
+def test_a_dot_segment_value_can_never_change_the_path(mock, dots):
+    """requests (urllib3) collapses "." and ".." segments, percent-escaped or not: order
+    ".." would be sent to POST /members/DB123/. Refused before anything is sent."""
+    mock.add(responses.POST, re.compile(r".*"), json={})
+    ledger = make(debit={"path": "/members/{member}/debits/{order_id}"}, reference_header="")
+    with pytest.raises(LedgerRefused, match="path"):
+        ledger.debit(PAM, Reference.of("debit", dots), Decimal(1))
+    with pytest.raises(LedgerRefused, match="path"):
+        ledger.debit(Profile(dots, "", "", ""), Reference.of("debit", "O1"), Decimal(1))
+    assert len(mock.calls) == 0
+    ledger.debit(PAM, Reference.of("debit", "..."), Decimal(1))  # not a dot segment
+    assert mock.calls[0].request.url.endswith("/members/DB123/debits/...")
+
+
+@pytest.mark.parametrize(
+    "order_id", ["{amount}", "{member}", "\x00amount\x00", '"}, "x": {"', "{reference}"]
+)
+def test_an_order_id_can_never_alter_a_body_template(mock, order_id):
+    seen = []
+    mock.add_callback(
+        responses.POST,
+        re.compile(r".*"),
+        callback=lambda request: seen.append(request) or (201, {}, "{}"),
+    )
+    body = {"note": "order {order_id}", "id": "{order_id}", "points": "{amount}"}
+    ledger = make(debit={"body": body}, reference_header="")
+    ledger.debit(PAM, Reference.of("debit", order_id), Decimal("7.5"))
+    sent = json.loads(seen[0].body)
+    assert sent == {"note": f"order {order_id}", "id": order_id, "points": Decimal("7.5")} or (
+        sent == {"note": f"order {order_id}", "id": order_id, "points": 7.5}
+    )
