@@ -68,7 +68,7 @@ def main() -> list[dict[str, object]]:
                     "baseline": f"{baseline:.2f} ms (normal balance)",
                     "measured": f"{ms:.2f} ms",
                     "target": f"<= {TARGET_MS:.0f} ms",
-                    "met": ms <= TARGET_MS,
+                    "verdict": "ok" if ms <= TARGET_MS else "MISS",
                 }
             )
         app.extensions["points_gateway"].close()
@@ -76,17 +76,8 @@ def main() -> list[dict[str, object]]:
 
 
 def summary(rows: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Lines of `make bench`'s one table."""
-    return [
-        {
-            "benchmark": f"hostile: {r['benchmark']}",
-            "baseline": r["baseline"],
-            "measured": r["measured"],
-            "target": r["target"],
-            "verdict": "ok" if r["met"] else "MISS",
-        }
-        for r in rows
-    ]
+    """Lines of `make bench`'s one table: the rows are in its shape already."""
+    return [{**r, "benchmark": f"hostile: {r['benchmark']}"} for r in rows]
 
 
 if __name__ == "__main__":

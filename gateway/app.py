@@ -101,27 +101,13 @@ def build_gateway(settings: Settings) -> Gateway:
     money = MoneyPolicy(settings.max_decimals, settings.max_amount)
     identity = settings.identity
     points = _role(factory, "points", settings.points, (GrantsSource, PointsLedger))
+    window = settings.refund_replay_window_seconds
     service: PointsService
     if isinstance(points, PointsLedger):
         policy = LedgerPolicy(**{f.name: settings.ledger[f.name] for f in fields(LedgerPolicy)})
-        service = LedgerPointsService(
-            profiles,
-            points,  # type: ignore[arg-type]
-            journal,
-            identity,  # type: ignore[arg-type]
-            money,
-            policy,
-            settings.refund_replay_window_seconds,
-        )
+        service = LedgerPointsService(profiles, points, journal, identity, money, policy, window)  # type: ignore[arg-type]
     else:
-        service = PointsService(
-            profiles,
-            points,  # type: ignore[arg-type]
-            journal,
-            identity,  # type: ignore[arg-type]
-            money,
-            settings.refund_replay_window_seconds,
-        )
+        service = PointsService(profiles, points, journal, identity, money, window)  # type: ignore[arg-type]
     api_keys = ApiKeys(settings.profile_api_keys)
     tokens = token_authority(settings)
     gateway = Gateway(settings, service, tokens, api_keys, journal, factory, cache)

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine
 
 from gateway.app import create_app
 from gateway.config import load_settings, resolve_database_url
+from gateway.journal import Journal
 from gateway.journal.tables import metadata
 
 PG_URL = os.environ.get("GATEWAY_TEST_DATABASE_URL")
@@ -149,6 +150,15 @@ class Api:
 @pytest.fixture
 def api(client: FlaskClient, token: Callable[[str], str]) -> Api:
     return Api(client, token)
+
+
+@pytest.fixture
+def journal(database_url: str) -> Iterator[Journal]:
+    """A journal of its own, on each configured database, with its schema."""
+    store = Journal(resolve_database_url(database_url, Path.cwd()))
+    store.create_schema()
+    yield store
+    store.dispose()
 
 
 @pytest.fixture

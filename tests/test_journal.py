@@ -9,16 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import resolve_database_url
 from gateway.journal import Journal, OrderRecordedConcurrently, Totals
-
-
-@pytest.fixture
-def journal(database_url: str):
-    j = Journal(resolve_database_url(database_url, Path.cwd()))
-    j.create_schema()
-    yield j
-    j.dispose()
 
 
 def run_holding_the_lock(

@@ -12,19 +12,26 @@ import logging
 
 import pytest
 
-from tests.conftest import assert_failure, write_config
+from tests.conftest import PG_SKIP, PG_URL, assert_failure, reset_postgres, write_config
 from tests.servers import free_port
 from tests.test_cli import run
 
 DEAD_PG = f"postgresql+psycopg://postgres:s3cret-pg-password@127.0.0.1:{free_port()}/journaldb"
 
 
+@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request):
+    """The outage is a PostgreSQL one (a SQLite file does not go away): PostgreSQL only."""
+    if not PG_URL:
+        pytest.skip(PG_SKIP)
+    reset_postgres(PG_URL)
+    return PG_URL
+
+
 @pytest.fixture
 def journal_down(app):
     """Take the running app's journal away, as a database outage would."""
     journal = app.extensions["points_gateway"].journal
-    if journal.is_sqlite:
-        pytest.skip("the outage is a PostgreSQL one: a SQLite file does not go away")
     journal.dispose()
     journal.url = DEAD_PG
 

@@ -14,7 +14,6 @@ import pytest
 
 from connectors.csv_source import CsvConnector
 from gateway.errors import InsufficientPoints, LedgerAnswer, OrderConflict, OutcomeNotKnown
-from gateway.journal import Journal
 from gateway.service.ledger import LedgerPointsService
 from gateway.service.ledger_ops import LedgerPolicy
 from gateway.service.worker import Worker
@@ -46,14 +45,6 @@ def faults():
 @pytest.fixture
 def ledger(faults):
     return MemoryLedger({"DB123": Decimal(1000), "OLD1": Decimal(5)}, fault=faults)
-
-
-@pytest.fixture
-def journal(database_url):
-    store = Journal(database_url)
-    store.create_schema()
-    yield store
-    store.dispose()
 
 
 def service_for(journal, ledger, tmp_path, policy=FAST):

@@ -13,7 +13,6 @@ from decimal import Decimal
 import pytest
 
 from gateway.errors import OrderRefunded, OutcomeNotKnown
-from gateway.journal import Journal
 from gateway.service.worker import Worker
 from tests.fakes.ledger import MemoryLedger
 from tests.test_cli import run
@@ -21,14 +20,6 @@ from tests.test_ledger_service import FAST, service_for
 
 NOW = replace(FAST, wait_seconds=0, orphan_grace_seconds=0)
 LATER = replace(NOW, orphan_grace_seconds=3600)
-
-
-@pytest.fixture
-def journal(database_url):
-    store = Journal(database_url)
-    store.create_schema()
-    yield store
-    store.dispose()
 
 
 @pytest.fixture

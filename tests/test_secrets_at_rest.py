@@ -54,14 +54,6 @@ def test_a_journal_an_earlier_release_left_readable_is_tightened(tmp_path):
     journal.dispose()
 
 
-@pytest.fixture
-def journal(database_url):
-    store = Journal(database_url)
-    store.create_schema()
-    yield store
-    store.dispose()
-
-
 def raw_tokens(journal) -> tuple[str, str]:
     with journal.reader.connect() as conn:
         row = conn.execute(text("SELECT access_token, refresh_token FROM xoxoday_tokens")).one()

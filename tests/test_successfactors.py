@@ -94,7 +94,8 @@ def test_an_expired_token_is_refreshed_once(sf, fake):
         sf.find("employee_id", "DB123")
 
 
-def test_an_assertion_signed_with_another_key_is_refused(fake, tmp_path):
+def forged(tmp_path):
+    """A connector signing with a key SuccessFactors does not know."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -107,10 +108,12 @@ def test_an_assertion_signed_with_another_key_is_refused(fake, tmp_path):
             serialization.NoEncryption(),
         )
     )
-    forged = SuccessFactorsConnector(**{**options, "private_key": str(tmp_path / "other.pem")})
+    return SuccessFactorsConnector(**{**options, "private_key": str(tmp_path / "other.pem")})
+
+
+def test_an_assertion_signed_with_another_key_is_refused(fake, tmp_path):
     with pytest.raises(UpstreamAuthFailed, match="credentials refused"):
-        forged.find("employee_id", "DB123")
-    return forged
+        forged(tmp_path).find("employee_id", "DB123")
 
 
 def test_refused_credentials_back_off_and_open_the_breaker(fake, tmp_path):
@@ -118,26 +121,28 @@ def test_refused_credentials_back_off_and_open_the_breaker(fake, tmp_path):
     each refusal, so the gateway fails fast until it is fixed."""
     from connectors.breaker import BreakerOpen
 
-    forged = test_an_assertion_signed_with_another_key_is_refused(fake, tmp_path)
+    forged_one = forged(tmp_path)
+    with pytest.raises(UpstreamAuthFailed, match="credentials refused"):
+        forged_one.find("employee_id", "DB123")
     assert fake.token_requests == 1
     clock = [0.0]
-    forged.credentials._timer = lambda: clock[0]  # the constructor's timer seam
-    forged.credentials._refused_until = 1.0  # the first refusal's wait, on this clock
+    forged_one.credentials._timer = lambda: clock[0]  # the constructor's timer seam
+    forged_one.credentials._refused_until = 1.0  # the first refusal's wait, on this clock
     for _ in range(20):
         with pytest.raises(UpstreamAuthFailed, match="not asking again"):
-            forged.find("employee_id", "DB123")
+            forged_one.find("employee_id", "DB123")
     assert fake.token_requests == 1
     waits = []
     for _ in range(2):  # each wait over: one more exchange, refused, and a longer wait
-        clock[0] = forged.credentials._refused_until
+        clock[0] = forged_one.credentials._refused_until
         with pytest.raises(UpstreamAuthFailed):
-            forged.find("employee_id", "DB123")
-        waits.append(forged.credentials._refused_until - clock[0])
+            forged_one.find("employee_id", "DB123")
+        waits.append(forged_one.credentials._refused_until - clock[0])
     assert fake.token_requests == 3 and waits == [2.0, 4.0]
-    assert forged.client.breaker.state == "open"  # three refusals in a row (breaker_failures)
-    clock[0] = forged.credentials._refused_until
+    assert forged_one.client.breaker.state == "open"  # three refusals in a row (breaker_failures)
+    clock[0] = forged_one.credentials._refused_until
     with pytest.raises(BreakerOpen):
-        forged.find("employee_id", "DB123")
+        forged_one.find("employee_id", "DB123")
     assert fake.token_requests == 3
 
 
