@@ -30,7 +30,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
 WARMUP = 0.5
 USERS = 1000
 EMPTY_VIEW = "balance, empty view"
-SECRET = "bench-secret-key-0123456789"
+SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
 GUNICORN = [
     sys.executable,
     "-m",
@@ -88,7 +88,7 @@ def gateway_files(tmp: Path) -> Path:
     config = tmp / "gateway.toml"
     config.write_text(f"""[gateway]
 secret_key = "{SECRET}"
-profile_api_keys = ["bench-profile-key"]
+profile_api_keys = ["bench-profile-key-0123456789-abcdefghijklmnop"]
 database_url = "sqlite:///journal.db"
 log_level = "WARNING"
 [profile]

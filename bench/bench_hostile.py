@@ -30,6 +30,8 @@ BODIES = {
     "escapes": '{"a": "' + "\\" * (SIZE - 8),
     "trailing commas": ("[1," * (SIZE // 3))[:SIZE],
     "quotes": '"\\"' * (SIZE // 3),
+    "quotes, then a trailing comma": '"\\"' * (SIZE // 3 - 1) + ",]",
+    "escaped quotes, then a trailing comma": '\\"' * (SIZE // 2 - 1) + ",]",
 }
 
 

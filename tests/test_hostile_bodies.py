@@ -116,10 +116,41 @@ def test_a_unique_id_with_a_nul_is_refused_before_any_lookup(client, token, capl
 
 def test_malformed_bodies_of_the_maximum_size(client, token, caplog):
     """What cost the json5 fallback ~2.6 s of CPU each (bench/bench_hostile.py times it)."""
-    for junk in ("[" * 65_000, '{"a": ' * 10_000, '"' + "\\" * 65_000, "[1," * 21_000):
+    junks = (
+        "[" * 65_000,
+        '{"a": ' * 10_000,
+        '"' + "\\" * 65_000,
+        "[1," * 21_000,
+        '\\"' * 32_000 + ",]",  # made an earlier lenient pass quadratic
+        '"\\"' * 21_000 + ",]",
+    )
+    for junk in junks:
         r = post_text(client, REDEEM, junk[:65_000])
         assert refused(r, caplog)["error_code"] == "invalid_json"
         caplog.clear()
+
+
+@pytest.mark.parametrize(
+    ("near_json", "read_as"),
+    [
+        ('{"a": [1, 2,],}', {"a": [1, 2]}),
+        ('{"a": "x, ]", "b": {"c": 1 ,\n },}', {"a": "x, ]", "b": {"c": 1}}),
+        ('["a\\\\", 1,]', ["a\\", 1]),
+        ('["a,]", "b" ,  ]', ["a,]", "b"]),
+    ],
+)
+def test_trailing_commas_are_dropped_outside_strings_only(near_json, read_as):
+    from gateway.api.body import _loads
+
+    assert _loads(near_json) == read_as
+
+
+def test_more_trailing_commas_than_near_json_has_are_refused():
+    from gateway.api.body import MAX_TRAILING_COMMAS, InvalidJson, _loads
+
+    assert _loads("[" + "[1,]," * MAX_TRAILING_COMMAS + "1]")
+    with pytest.raises(InvalidJson):
+        _loads("[" + "[1,]," * (MAX_TRAILING_COMMAS + 1) + "1]")
 
 
 def test_the_seed_refund_trailing_comma_is_still_read(client, token, api):
