@@ -25,7 +25,6 @@ from gateway.journal.records import Operation, operation_from_row, utcnow
 from gateway.journal.tables import deliveries, operations
 
 op = operations.c
-ORPHAN_POLICIES = ("refund", "report")
 
 
 def _waiting(cutoff: datetime | None) -> list[Any]:
