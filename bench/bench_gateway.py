@@ -153,12 +153,13 @@ def main() -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         config = gateway_files(tmp)
-        servers = {
-            "bare": serve("bare_app:app", {"BENCH_DB": str(tmp / "bare.db")}, REPO / "bench"),
-            "gateway": serve("wsgi:app", {"GATEWAY_CONFIG": str(config)}, REPO),
-            "shell": serve("bench.shell_app:app", {"GATEWAY_CONFIG": str(config)}, REPO),
-        }
-        try:
+        servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        try:  # started inside: one that fails to start must not leave the others running
+            servers["bare"] = serve(
+                "bare_app:app", {"BENCH_DB": str(tmp / "bare.db")}, REPO / "bench"
+            )
+            servers["gateway"] = serve("wsgi:app", {"GATEWAY_CONFIG": str(config)}, REPO)
+            servers["shell"] = serve("bench.shell_app:app", {"GATEWAY_CONFIG": str(config)}, REPO)
             cases = [
                 ("balance (warm)", "gateway", "/balance", "/v1/points/balance", balance_body, 0.85),
                 ("redeem (durable)", "gateway", "/insert", "/v1/points/redeem", redeem_body, 0.80),
