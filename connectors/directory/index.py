@@ -1,0 +1,162 @@
+"""The directory index of one source, shared by every process of a host.
+
+A connector that must index a whole dataset to answer lookups (a CSV; a whole-dataset read of
+an HR system) hands it to a DirectoryIndex as rows with a version (what identifies that data:
+a file's size, mtime and inode, say). The index:
+
+- answers from `<path>`, a SQLite file (store.py), read by every worker;
+- builds a new version while holding `<path>.lock` (flock: one process of the host at a time),
+  into `<path>.tmp-<pid>`, renamed over `<path>` only when complete, so readers keep the old
+  version meanwhile and a build killed half way leaves it serving (the next one starts over);
+- reuses `<path>` when its version is the source's (a restart does not rebuild);
+- remembers a version it could not index in `<path>.refused`, so no other process parses a
+  malformed source again; the last good version keeps serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from connectors.directory.store import MalformedSource, Reader, write
+
+log = logging.getLogger(__name__)
+
+#: The rows of a version (see store.row_of), and the keys of their raw records when they are
+#: lists (None: each raw record is a JSON object).
+Rows = Callable[[], tuple[Iterable[tuple[Any, ...]], list[str] | None]]
+
+
+class DirectoryIndex:
+    def __init__(self, path: Path, names: dict[str, str]) -> None:
+        """`path`: where the index lives; `names`: the source's own name of each identity
+        field (employee_id, email, mobile), for the messages about duplicates."""
+        self.path = path
+        self.names = names
+        self._lock = threading.Lock()  # one build at a time within this process
+        self._reader: Reader | None = None
+        self._reader_inode = 0
+        self._refused: str | None = None  # the version last refused, known in this process
+
+    @property
+    def reader(self) -> Reader | None:
+        """The version this process answers from now (None before the first one)."""
+        return self._reader
+
+    def current(self, version: str, rows: Rows, wait: bool = False) -> Reader | None:
+        """The index of `version`: this process's, the one on disk, or one built now.
+
+        While another process builds, the version already served keeps serving (`wait`:
+        block for the build instead; with nothing served yet, it always waits). A source
+        refused before is not indexed again: the last good version answers, and None when
+        there is none. Raises MalformedSource only when nothing could be served at all."""
+        reader = self._reader
+        if reader is not None and (reader.version == version or self._refused == version):
+            return reader
+        with self._lock:
+            found = self._adopt(version)
+            if found is not None:
+                return found
+            if self.refusal(version) is not None:
+                self._refused = version
+                return self._refused_or_raise(version)
+            with self._host_lock(wait or self._reader is None) as held:
+                if not held:
+                    return self._reader  # another process is building: old data meanwhile
+                found = self._adopt(version)  # built by the holder before us
+                if found is not None:
+                    return found
+                return self._build(version, rows)
+
+    def refusal(self, version: str) -> str | None:
+        """Why `version` could not be indexed, if it could not."""
+        try:
+            marker = json.loads((self._sibling(".refused")).read_text())
+        except (OSError, ValueError):
+            return None
+        return str(marker["reason"]) if marker.get("version") == version else None
+
+    # -- internals ---------------------------------------------------------------------------
+    def _adopt(self, version: str) -> Reader | None:
+        """Open the index on disk if it is `version` (and not the one open already)."""
+        try:
+            inode = self.path.stat().st_ino
+        except FileNotFoundError:
+            return None
+        if inode != self._reader_inode:
+            try:
+                reader = Reader(self.path)
+            except Exception:  # a torn or foreign file: the build below replaces it
+                log.warning("directory index %s unreadable; it will be rebuilt", self.path)
+                return None
+            if reader.version == version:
+                self._reader, self._reader_inode = reader, inode
+                return reader
+        return self._reader if self._reader and self._reader.version == version else None
+
+    def _refused_or_raise(self, version: str) -> Reader | None:
+        reason = self.refusal(version) or "refused"
+        if self._reader is None:
+            raise MalformedSource(reason)
+        return self._reader
+
+    def _build(self, version: str, rows: Rows) -> Reader | None:
+        self._remove_leftovers()
+        tmp = self._sibling(f".tmp-{os.getpid()}")
+        try:
+            records, raw_keys = rows()
+            count = write(tmp, version, records, self.names, raw_keys)
+        except MalformedSource as exc:
+            tmp.unlink(missing_ok=True)
+            self._write_refusal(version, str(exc))
+            self._refused = version
+            log.error("directory %s refused, serving the last good data: %s", self.path, exc)
+            return self._refused_or_raise(version)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.path)
+        self._sibling(".refused").unlink(missing_ok=True)
+        log.info("directory %s indexed: %d people", self.path, count)
+        adopted = self._adopt(version)
+        assert adopted is not None  # just written with this version
+        return adopted
+
+    def _write_refusal(self, version: str, reason: str) -> None:
+        marker = self._sibling(f".refused.tmp-{os.getpid()}")
+        marker.write_text(json.dumps({"version": version, "reason": reason}))
+        os.replace(marker, self._sibling(".refused"))
+
+    def _remove_leftovers(self) -> None:
+        """Files of builds that died half way (only the lock holder writes them)."""
+        for leftover in self.path.parent.glob(self.path.name + ".tmp-*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+    @contextmanager
+    def _host_lock(self, wait: bool) -> Iterator[bool]:
+        fd = os.open(self._sibling(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _sibling(self, suffix: str) -> Path:
+        return self.path.with_name(self.path.name + suffix)
