@@ -3,6 +3,8 @@
 /balance answers a small JSON object; /insert does one durable SQLite insert (WAL,
 synchronous=FULL, as the gateway's journal) and answers. BENCH_DB names the database file.
 /redeem-ledger sends the order's debit straight to a REST ledger (BENCH_LEDGER_URL).
+/pg-insert and /pg-balance do one INSERT (committed) or one indexed SELECT on the PostgreSQL
+database BENCH_PG_URL names (tables bench_orders, bench_accounts; bench_postgres.py makes them).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from typing import Any
 
 import requests
 from flask import Flask, request
@@ -71,3 +74,40 @@ def redeem_ledger() -> tuple[dict[str, object], int]:
     if answer.status_code != 201:
         return {"status": "0", "message": answer.text}, 502
     return {"status": "1", "data": {"order_id": body["order_id"]}}, 200
+
+
+def pg() -> Any:
+    conn = getattr(_local, "pg", None)
+    if conn is None:
+        import psycopg
+
+        conn = _local.pg = psycopg.connect(os.environ["BENCH_PG_URL"], autocommit=True)
+    return conn
+
+
+@app.post("/pg-insert")
+def pg_insert() -> dict[str, object]:
+    body = request.get_json()
+    pg().execute(
+        "INSERT INTO bench_orders VALUES (%s, %s)",
+        (body["order_id"], request.get_data(as_text=True)),
+    )
+    return {
+        "status": "1",
+        "message": "Successfully updated",
+        "data": {"order_id": body["order_id"]},
+    }
+
+
+@app.post("/pg-balance")
+def pg_balance() -> dict[str, object]:
+    body = request.get_json()
+    row = (
+        pg()
+        .execute(
+            "SELECT debited, refunded, credited FROM bench_accounts WHERE member = %s",
+            (body["unique_id"],),
+        )
+        .fetchone()
+    )
+    return {"status": "1", "unique_id": body["unique_id"], "points": str(row[0] if row else 0)}
