@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from gateway.journal import Journal, OrderRecordedConcurrently, Totals
 
@@ -185,3 +186,23 @@ def test_sqlite_reads_follow_writes_in_each_thread_and_forked_child(tmp_path: Pa
     assert report == "True 16"
     assert journal.totals("m") == Totals(debited=16)
     journal.dispose()
+
+
+@pytest.mark.postgres
+def test_a_read_on_a_connection_postgres_dropped_is_tried_once_more(journal):
+    """Reads skip the pool's ping (a round trip as long as the read): a connection the server
+    closed meanwhile costs one retry on a new connection, not a failed balance call."""
+    if journal.is_sqlite:
+        pytest.skip("PostgreSQL's reader only")
+    assert journal.totals("M1") == Totals()
+    killer = create_engine(journal.url, isolation_level="AUTOCOMMIT")
+    with killer.connect() as conn:
+        dropped = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    killer.dispose()
+    assert dropped >= 1
+    assert journal.totals("M1") == Totals()

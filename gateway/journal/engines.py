@@ -76,6 +76,15 @@ def postgres_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
 
 
+def postgres_reader(url: str) -> Engine:
+    """Reads of one statement need no transaction (BEGIN, and ROLLBACK at check-in) and no
+    ping at checkout: each was a round trip as long as the read. A read on a connection that
+    died meanwhile is tried once more on a new one (see hot.py), as a ping would have."""
+    return create_engine(
+        url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5, hide_parameters=True
+    )
+
+
 class HostWriteLock:
     """One writer at a time across this host's processes and threads (for a SQLite journal).
 

@@ -7,7 +7,7 @@ docs/BENCHMARKS.md). The SQL and the pool are still SQLAlchemy's: only execution
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -43,14 +43,26 @@ class HotPath:
         if self.thread_readers is not None:
             row = self.totals_query.fetchone(self.thread_readers.cursor(), params)
         else:
+            row = self._read_once_more(lambda cursor: self.totals_query.fetchone(cursor, params))
+        return Totals(*row) if row else Totals()
+
+    def _read_once_more(self, read: Callable[[Any], Any]) -> Any:
+        """A read on a pooled (unpinged) connection; one that had died is dropped and the read
+        tried once more on a new one."""
+        for last_try in (False, True):
             conn = self.reader.raw_connection()
             try:
                 cursor = conn.cursor()
-                row = self.totals_query.fetchone(cursor, params)
+                answer = read(cursor)
                 cursor.close()
+                return answer
+            except self.reader.dialect.loaded_dbapi.OperationalError:
+                conn.invalidate()
+                if last_try:
+                    raise
             finally:
-                conn.close()  # back to the pool
-        return Totals(*row) if row else Totals()
+                conn.close()  # back to the pool (an invalidated one is discarded)
+        raise AssertionError("unreachable")
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

@@ -20,7 +20,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from gateway.journal.deliveries import Deliveries
-from gateway.journal.engines import HostWriteLock, postgres_engine, sqlite_engine
+from gateway.journal.engines import (
+    HostWriteLock,
+    postgres_engine,
+    postgres_reader,
+    sqlite_engine,
+)
 from gateway.journal.hot import HotPath
 from gateway.journal.ledger_states import LedgerStates, add_missing_columns
 from gateway.journal.records import (
@@ -127,12 +132,14 @@ class Journal(LedgerStates, Deliveries):
 
     @property
     def reader(self) -> Engine:
-        if not self.is_sqlite:
-            return self.writer
         if self._reader is None:
             with self._lock:
                 if self._reader is None:
-                    self._reader = sqlite_engine(self.url, writer=False)
+                    self._reader = (
+                        sqlite_engine(self.url, writer=False)
+                        if self.is_sqlite
+                        else postgres_reader(self.url)
+                    )
         return self._reader
 
     @contextmanager
@@ -186,7 +193,10 @@ class Journal(LedgerStates, Deliveries):
             query = query.where(operations.c.created_at >= since)
         if until is not None:
             query = query.where(operations.c.created_at < until)
-        with self.reader.connect() as conn:
+        # Streamed through a server-side cursor, which PostgreSQL keeps only in a transaction:
+        # the writer's engine, not the autocommit reader's.
+        engine = self.reader if self.is_sqlite else self.writer
+        with engine.connect() as conn:
             for row in conn.execution_options(yield_per=500).execute(query):
                 yield operation_from_row(row)
 
