@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from gateway.journal import Journal, OrderRecordedConcurrently, Totals
+from gateway.journal import Journal, OrderExists, OrderRecordedConcurrently, Totals
 
 
 def run_holding_the_lock(
@@ -206,3 +206,23 @@ def test_a_read_on_a_connection_postgres_dropped_is_tried_once_more(journal):
     killer.dispose()
     assert dropped >= 1
     assert journal.totals("M1") == Totals()
+
+
+@pytest.mark.postgres
+def test_a_debit_on_a_connection_postgres_dropped_is_applied_once(journal):
+    if journal.is_sqlite:
+        pytest.skip("PostgreSQL's one-statement debit only")
+    journal.debit("M1", "M1", "K-0", 10, 100, {})  # the account row, and a pooled connection
+    killer = create_engine(journal.url, isolation_level="AUTOCOMMIT")
+    with killer.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    killer.dispose()
+    journal.debit("M1", "M1", "K-1", 10, 100, {})
+    assert journal.totals("M1").debited == 20
+    with pytest.raises(OrderExists):
+        journal.debit("M1", "M1", "K-1", 10, 100, {})

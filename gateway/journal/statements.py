@@ -5,8 +5,9 @@ running it. Parameters are named b_* so they never collide with column names in 
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
-from sqlalchemy import BigInteger, Insert, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Insert, Select, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.journal.tables import accounts, operations
@@ -69,3 +70,25 @@ def open_account(dialect_name: str) -> Insert:
         )
         .on_conflict_do_nothing(index_elements=["member"])
     )
+
+
+def debit_at_once() -> Select[Any]:
+    """PostgreSQL: the debit in one statement, so one round trip in autocommit: take the amount
+    from the account while it covers it and, from what that moved, insert the operation. It
+    answers the new id, or NULL when nothing moved (the account cannot cover it, or has no row
+    yet): the caller then takes the two-statement way, which says which. A repeated order
+    fails the whole statement on the unique index, as the two-statement way does."""
+    moved = DEBIT_WITHIN_BALANCE.returning(accounts.c.member).cte("moved")
+    names = [c.name for c in operations.c if c.name != "id"]
+    recorded = (
+        insert(operations)
+        .from_select(
+            names,
+            select(
+                *(bindparam(c.name, type_=c.type) for c in operations.c if c.name != "id")
+            ).select_from(moved),
+        )
+        .returning(operations.c.id)
+        .cte("recorded")
+    )
+    return select(recorded.c.id)
