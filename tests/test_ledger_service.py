@@ -99,7 +99,14 @@ def test_a_debit_that_never_left_is_rejected_and_may_be_sent_again(service, ledg
     assert ledger.total("debit") == Decimal(10)
 
 
-def test_an_applied_debit_whose_answer_was_lost_is_found_by_the_lookup(service, ledger, faults):
+def test_an_applied_debit_whose_answer_was_lost_is_found_by_the_lookup(
+    journal, ledger, faults, tmp_path
+):
+    from dataclasses import replace
+
+    # Room for the request's poll (0.25 s) and a first connection on a slow machine: what is
+    # tested is that the lookup settles it, not how fast.
+    service = service_for(journal, ledger, tmp_path, replace(FAST, wait_seconds=3))
     faults.next("debit", ["late"])
     result = service.redeem("DB123", "O1", Decimal(10))
     assert not result.replayed and ledger.total("debit") == Decimal(10)
