@@ -157,6 +157,7 @@ def journal(database_url: str) -> Iterator[Journal]:
     """A journal of its own, on each configured database, with its schema."""
     store = Journal(resolve_database_url(database_url, Path.cwd()))
     store.create_schema()
+    store.ping()  # the reader's first connection now, not inside a test's timed wait
     yield store
     store.dispose()
 
