@@ -191,3 +191,28 @@ def test_values_holding_the_separators_are_kept_exactly(tmp_path: Path):
     one = c.find("employee_id", "S1")
     assert (one.first_name, one.last_name, one.raw["first_name"]) == (odd, other, odd)
     assert c.find("employee_id", "S2").first_name == f"F{other}"
+
+
+def test_any_source_can_index_profiles_through_the_directory(tmp_path: Path):
+    """Not CSV-only: a connector holding Profiles (a whole-dataset read of an HR system) hands
+    them over with `row_of`; each raw record is kept as the provider's own JSON object."""
+    from connectors.base import Profile
+    from connectors.directory import DirectoryIndex, row_of
+
+    people_of_hr = [
+        Profile("H1", "Ann@Example.com", "Ann", "Lee", "911", raw={"nested": {"grade": 7}}),
+        Profile("H2", "bo@example.com", "Bo", "Ek", active=False, raw={"id": "H2"}),
+    ]
+
+    def rows():
+        return (row_of(i, p, None) for i, p in enumerate(people_of_hr, start=1)), None
+
+    index = DirectoryIndex(
+        tmp_path / "hr.index", {"employee_id": "id", "email": "mail", "mobile": "tel"}
+    )
+    reader = index.current("snapshot-1", rows, wait=True)
+    ann = reader.find("email", "ann@EXAMPLE.com")
+    assert ann.profile == people_of_hr[0] and ann.profile.raw == {"nested": {"grade": 7}}
+    assert ann.points is None
+    assert reader.find("employee_id", "H2").profile.active is False
+    assert index.current("snapshot-1", rows) is reader  # the same version: no rebuild
