@@ -92,6 +92,14 @@ UNANSWERED = Index(
     postgresql_where=text("answered <> 'ok' AND orphan IS NULL"),
 )
 
+#: Orphans already dealt with, counted by /metrics at every scrape: not a scan of every operation.
+ORPHANS = Index(
+    "ix_operations_orphan",
+    operations.c.orphan,
+    sqlite_where=text("orphan IS NOT NULL"),
+    postgresql_where=text("orphan IS NOT NULL"),
+)
+
 #: Every delivery of an order that reached a points ledger's debit, and what it was answered:
 #: the history behind operations.answered, for support ("what did Xoxoday hear, and when?").
 deliveries = Table(
@@ -142,4 +150,4 @@ ADDED_COLUMNS = (
     "orphan",
 )
 #: Indexes added after the first release, created on an older journal too.
-ADDED_INDEXES = (UNANSWERED,)
+ADDED_INDEXES = (UNANSWERED, ORPHANS)
