@@ -45,10 +45,12 @@ class HotPath:
         if self.thread_readers is not None:
             row = self.totals_query.fetchone(self.thread_readers.cursor(), params)
         else:
-            row = self._read_once_more(lambda cursor: self.totals_query.fetchone(cursor, params))
+            row = self._autocommit_once_more(
+                lambda cursor: self.totals_query.fetchone(cursor, params)
+            )
         return Totals(*row) if row else Totals()
 
-    def _read_once_more(self, read: Callable[[Any], Any]) -> Any:
+    def _autocommit_once_more(self, read: Callable[[Any], Any]) -> Any:
         """One statement on a pooled (unpinged) autocommit connection; one that had died is
         dropped and the statement tried once more on a new one."""
         for last_try in (False, True):
@@ -111,7 +113,9 @@ class HotPath:
             # own died: the order's unique index makes a second try a replay, never a second
             # debit, whatever became of the first.
             statement, params = self.debit_at_once, {**values, **move}
-            row = self._read_once_more(lambda cursor: statement.execute(cursor, params).fetchone())
+            row = self._autocommit_once_more(
+                lambda cursor: statement.execute(cursor, params).fetchone()
+            )
             if row is not None and row[0] is not None:
                 return Operation(id=row[0], **{**values, "answer": answer})
         with self.transaction() as cur:
