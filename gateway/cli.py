@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from connectors.base import ConnectorError
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.journal import JOURNAL_DOWN, why_down
-from gateway.keys import new_key, require_strong_keys, weak_keys
+from gateway.keys import FRESH_KEY, new_key, require_strong_keys, weak_keys
 from gateway.service.money import format_points, from_units
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,7 +163,7 @@ def check(config_path: str | None) -> None:
         click.echo(f"{name:<8} {outcome}  {where.get(name, '')}")
     weak = [] if settings.demo else list(weak_keys(settings))
     for problem in weak:
-        click.echo(f"keys     refused: {problem} (`points-gateway secret` prints a fresh one)")
+        click.echo(f"keys     refused: {problem} ({FRESH_KEY})")
     if settings.demo:
         click.echo(f"keys     demo: {settings.source} says it is a demo; its keys are public")
     if weak:

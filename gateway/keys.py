@@ -34,6 +34,8 @@ PLACEHOLDERS = frozenset(
         "5c720ad8bae86480c01abc0b3734dcfc9sndbjasbdjhabsjdbae",
     }
 )
+#: What to do about a refused key, said wherever one is refused.
+FRESH_KEY = "`points-gateway secret` prints a fresh one"
 #: A value starting with one of these was copied from an example and never filled in.
 PLACEHOLDER_PREFIXES = ("change-me", "changeme", "replace-with", "your-", "<")
 
@@ -83,7 +85,7 @@ def require_strong_keys(settings: Settings) -> None:
     if settings.demo:
         return
     for problem in weak_keys(settings):
-        hint = "`points-gateway secret` prints a fresh one"
+        hint = FRESH_KEY
         if problem.startswith("gateway.secret_key"):
             hint += "; GATEWAY_SECRET_KEY overrides the file"
         raise ConfigError(f"{problem}: it would let anyone in ({hint})")
