@@ -8,10 +8,11 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.engine import make_url
@@ -21,6 +22,9 @@ from gateway.config import ConfigError, Settings, load_settings
 from gateway.journal import JOURNAL_DOWN, why_down
 from gateway.keys import FRESH_KEY, new_key, require_strong_keys, weak_keys
 from gateway.service.money import format_points, from_units
+
+if TYPE_CHECKING:
+    from gateway.journal import Journal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -186,6 +190,19 @@ def connectors() -> None:
             click.echo(f"    {line}")
 
 
+@contextmanager
+def open_journal(settings: Settings) -> Iterator[Journal]:
+    """The configured journal, its schema made, disposed of on leaving."""
+    from gateway.journal import Journal
+
+    store = Journal(settings.database_url)
+    try:
+        store.create_schema()
+        yield store
+    finally:
+        store.dispose()
+
+
 @main.group()
 def journal() -> None:
     """Read the journal of operations, and settle what a points ledger left unfinished."""
@@ -236,14 +253,9 @@ EXPORT_COLUMNS = [
 @operator_errors
 def journal_export(config_path: str | None, since: str | None, until: str | None) -> None:
     """Write the journal as CSV to stdout, oldest first (amounts in points, times in UTC)."""
-    from gateway.journal import Journal
-
-    settings = _settings(config_path)
-    store = Journal(settings.database_url)
-    store.create_schema()
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    try:
+    with open_journal(_settings(config_path)) as store:
+        writer.writerow(EXPORT_COLUMNS)
         for op in store.operations(_moment(since, end=False), _moment(until, end=True)):
             writer.writerow(
                 [
@@ -261,8 +273,6 @@ def journal_export(config_path: str | None, since: str | None, until: str | None
                     op.detail or "",
                 ]
             )
-    finally:
-        store.dispose()
 
 
 # The ledger and Xoxoday commands register themselves on `main` and `journal`.

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from gateway.cli import _settings, config_option, journal, main, operator_errors
+from gateway.cli import _settings, config_option, journal, main, open_journal, operator_errors
 from gateway.journal import Operation
 from gateway.service.money import format_points, from_units
 
@@ -125,18 +125,11 @@ def journal_resolve(
 def journal_orphans(config_path: str | None) -> None:
     """List debits applied in the ledger but answered a failure and not delivered again:
     refunded or reported (by [ledger] orphan_policy), or still within orphan_grace_seconds."""
-    from gateway.journal import Journal
-
-    settings = _settings(config_path)
-    store = Journal(settings.database_url)
-    try:
-        store.create_schema()
+    with open_journal(_settings(config_path)) as store:
         found = store.orphans()
         for op in found:
             since = op.answered_at.isoformat(timespec="seconds") if op.answered_at else "-"
             click.echo(
                 f"{_line(op)}  answered={op.answered} at={since} orphan={op.orphan or 'waiting'}"
             )
-        click.echo(f"{len(found)} orphans", err=True)
-    finally:
-        store.dispose()
+    click.echo(f"{len(found)} orphans", err=True)
