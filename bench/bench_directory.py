@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import load  # noqa: E402
-from bench.bench_gateway import SECRET, free_port, median, start  # noqa: E402
+from bench.bench_gateway import SECRET, free_port, gateway_config, median, start  # noqa: E402
 
 ROWS = 1_000_000
 HEADER = "employee_id,email,first_name,last_name,mobile,designation,department,company,points\n"
@@ -43,20 +43,7 @@ def write_people(path: Path, count: int, changed: str | None = None, extra: int 
 
 def config(folder: Path, csv: Path, identity: str) -> Path:
     path = folder / f"gateway-{csv.stem}-{identity}.toml"
-    path.write_text(f"""[gateway]
-secret_key = "{SECRET}"
-profile_api_keys = ["bench-profile-key-0123456789-abcdefghijklmnop"]
-database_url = "sqlite:///journal-{csv.stem}-{identity}.db"
-identity = "{identity}"
-log_level = "WARNING"
-[profile]
-connector = "csv"
-options = {{ path = "{csv}" }}
-[points]
-connector = "csv"
-options = {{ path = "{csv}" }}
-""")
-    return path
+    return gateway_config(path, str(csv), f"sqlite:///journal-{csv.stem}-{identity}.db", identity)
 
 
 def unique_id(i: int, identity: str) -> str:

@@ -79,26 +79,51 @@ def serve(app: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[by
     return start(argv, env, cwd, f"http://127.0.0.1:{port}/"), port
 
 
-def gateway_files(tmp: Path) -> Path:
+def gateway_config(
+    path: Path, csv: str, database_url: str = "sqlite:///journal.db", identity: str = "employee_id"
+) -> Path:
+    """A gateway config at `path` over the CSV `csv`, with keys long enough to serve."""
+    path.write_text(f"""[gateway]
+secret_key = "{SECRET}"
+profile_api_keys = ["bench-profile-key-0123456789-abcdefghijklmnop"]
+database_url = {json.dumps(database_url)}
+identity = "{identity}"
+log_level = "WARNING"
+[profile]
+connector = "csv"
+options = {{ path = {json.dumps(csv)} }}
+[points]
+connector = "csv"
+options = {{ path = {json.dumps(csv)} }}
+""")
+    return path
+
+
+def gateway_files(tmp: Path, database_url: str = "sqlite:///journal.db") -> Path:
     rows = [f"U{i},u{i}@example.com,First{i},Last{i},,,,,10000000" for i in range(USERS)]
     (tmp / "employees.csv").write_text(
         "employee_id,email,first_name,last_name,mobile,designation,department,company,points\n"
         + "\n".join(rows)
     )
-    config = tmp / "gateway.toml"
-    config.write_text(f"""[gateway]
-secret_key = "{SECRET}"
-profile_api_keys = ["bench-profile-key-0123456789-abcdefghijklmnop"]
-database_url = "sqlite:///journal.db"
-log_level = "WARNING"
-[profile]
-connector = "csv"
-options = {{ path = "employees.csv" }}
-[points]
-connector = "csv"
-options = {{ path = "employees.csv" }}
-""")
-    return config
+    return gateway_config(tmp / "gateway.toml", "employees.csv", database_url)
+
+
+def redeem_bodies(token_of: dict[str, str]) -> load.BodyMaker:
+    """Redemptions of 1 point, a distinct order id per request, spread over the users."""
+
+    def redeem_body(client: str, n: int) -> bytes:
+        user = f"U{n % len(token_of)}"
+        return json.dumps(
+            {
+                "unique_id": user,
+                "auth_token": token_of[user],
+                "total_points_redeemed": "1",
+                "order_id": f"{client}-{n}",
+                "order_date": 1693995688,
+            }
+        ).encode()
+
+    return redeem_body
 
 
 def median(values: list[float]) -> float:
@@ -137,18 +162,7 @@ def main() -> list[dict[str, object]]:
         user = f"U{n % 50}"  # warm: a few users, over and over
         return json.dumps({"unique_id": user, "auth_token": token_of[user]}).encode()
 
-    def redeem_body(client: str, n: int) -> bytes:
-        user = f"U{n % USERS}"
-        return json.dumps(
-            {
-                "unique_id": user,
-                "auth_token": token_of[user],
-                "total_points_redeemed": "1",
-                "order_id": f"{client}-{n}",
-                "order_date": 1693995688,
-            }
-        ).encode()
-
+    redeem_body = redeem_bodies(token_of)
     rows = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)

@@ -25,6 +25,7 @@ from bench.bench_gateway import (  # noqa: E402
     gateway_files,
     measured,
     median,
+    redeem_bodies,
     serve,
 )
 
@@ -75,21 +76,11 @@ def main() -> list[dict[str, object]]:
         user = f"U{n % USERS}"
         return json.dumps({"unique_id": user, "auth_token": token_of[user]}).encode()
 
-    def redeem_body(client: str, n: int) -> bytes:
-        user = f"U{n % USERS}"
-        body = {
-            "unique_id": user,
-            "auth_token": token_of[user],
-            "total_points_redeemed": "1",
-            "order_id": f"{client}-{n}",
-        }
-        return json.dumps(body).encode()
+    redeem_body = redeem_bodies(token_of)
 
     rows = []
     with tempfile.TemporaryDirectory() as tmpdir:
-        config = gateway_files(Path(tmpdir))
-        text = config.read_text().replace('"sqlite:///journal.db"', json.dumps(plain))
-        config.write_text(text)
+        config = gateway_files(Path(tmpdir), plain)
         servers: dict[str, object] = {}
         try:
             servers["bare"] = serve("bare_app:app", {"BENCH_PG_URL": plain}, REPO / "bench")
