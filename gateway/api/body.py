@@ -34,6 +34,10 @@ class BodyTooLarge(GatewayError):
     error_code = "payload_too_large"
 
 
+class BodyTimeout(GatewayError):
+    error_code = "request_timeout"
+
+
 # Numbers become Decimal at once, so 348.5 is never the float 348.49999...; NaN and Infinity
 # become Decimal too, and the money rules refuse them with a clear message. Built once: json.loads
 # with these arguments would build a new decoder on every call.
@@ -116,10 +120,6 @@ def _check_shape(body: Any, text: str) -> None:
             raise InvalidJson(
                 "the body holds a string that is not valid Unicode (a lone \\u escape)"
             )
-
-
-class BodyTimeout(GatewayError):
-    error_code = "request_timeout"
 
 
 def _raw_body() -> bytes:
