@@ -7,23 +7,17 @@ malformed replacement is refused with a logged error and the last good data keep
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
 import os
-import re
 import threading
-from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
-from operator import itemgetter
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from marshmallow import Schema, fields, validate
 
 from connectors.base import (
-    PROFILE_FIELDS,
     ConnectorConfigError,
     FilePath,
     GrantsSource,
@@ -31,8 +25,14 @@ from connectors.base import (
     Profile,
     ProfileSource,
 )
-from connectors.directory import DirectoryIndex, MalformedSource, Person, Reader, joined_values
-from connectors.directory.store import RECORD, UNIT
+from connectors.directory import (
+    Dataset,
+    DirectoryIndex,
+    MalformedSource,
+    Person,
+    Reader,
+    csv_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,6 @@ DEFAULT_COLUMNS: dict[str, str] = {
     "company": "company",
     "points": "points",
 }
-REQUIRED_COLUMNS = ("employee_id", "email", "first_name", "last_name")
-PLAIN_NUMBER = re.compile(r"[0-9]{1,15}(\.[0-9]{1,10})?")
 
 
 class CsvOptions(Schema):
@@ -148,73 +146,5 @@ class CsvConnector(ProfileSource, GrantsSource):
         assert reader is not None  # after __init__ there is always a last good version
         return reader
 
-    def _rows(self) -> tuple[Iterator[tuple[Any, ...]], list[str]]:
-        """The file's rows as the directory stores them, and the header they are raw records
-        of; MalformedSource says what is wrong. One tuple per row, no Profile, no dict: a
-        million rows must index in seconds."""
-        fh = open(self.path, newline="", encoding=self.encoding)  # noqa: SIM115 - closed below
-        try:
-            reader = csv.reader(fh, delimiter=self.delimiter)
-            header = next(reader, [])
-        except UnicodeDecodeError as exc:
-            fh.close()
-            raise MalformedSource(f"not {self.encoding} text: {exc.reason}") from exc
-        except csv.Error as exc:
-            fh.close()
-            raise MalformedSource(f"line 1: {exc}") from exc
-        except BaseException:
-            fh.close()
-            raise
-        return self._records(fh, reader, header), header
-
-    def _records(self, fh: Any, reader: Any, header: list[str]) -> Iterator[tuple[Any, ...]]:
-        col = self.columns
-        with fh:
-            missing = [col[f] for f in REQUIRED_COLUMNS if col[f] not in header]
-            if missing:
-                raise MalformedSource(f"missing column(s) {', '.join(missing)}")
-            width = len(header)
-            at = {name: header.index(name) for name in header[::-1]}  # first of a name
-            # A field the file lacks reads the empty value appended to every row.
-            pick = itemgetter(*(at.get(col[f], width) for f in PROFILE_FIELDS))
-            points_at = at.get(col["points"])
-            try:
-                for values in reader:
-                    line = reader.line_num
-                    if len(values) < width:
-                        values += [""] * (width - len(values))
-                    record = values[:width] if len(values) > width else values
-                    raw = joined_values(record)
-                    plain = RECORD not in raw  # no value holds either separator
-                    values.append("")
-                    eid, email, first, last, mobile, title, dept, company = map(
-                        str.strip, pick(values)
-                    )
-                    if not eid:
-                        raise MalformedSource(f"line {line}: empty {col['employee_id']}")
-                    points = None
-                    if points_at is not None:
-                        points = _points(values[points_at].strip(), line, col["points"])
-                    parts = [email, first, last, title, dept, company]
-                    # Parts of a plain record are plain too: join them without looking again.
-                    fields = UNIT.join(parts) if plain else joined_values(parts)
-                    yield (line, eid, email.lower(), mobile, 1, points, fields, raw)
-            except UnicodeDecodeError as exc:
-                raise MalformedSource(f"not {self.encoding} text: {exc.reason}") from exc
-            except csv.Error as exc:
-                raise MalformedSource(f"line {reader.line_num}: {exc}") from exc
-
-
-def _points(text: str, line: int, column: str) -> str:
-    """The points as exact decimal text (empty: 0), checked."""
-    if not text:
-        return "0"
-    if PLAIN_NUMBER.fullmatch(text):  # the common case, without a Decimal
-        return text
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise MalformedSource(f"line {line}: {column} {text!r} is not a number") from None
-    if not value.is_finite() or value < 0:
-        raise MalformedSource(f"line {line}: {column} {text!r} must be a finite number >= 0")
-    return text
+    def _rows(self) -> Dataset:
+        return csv_rows.read(self.path, self.columns, self.encoding, self.delimiter)

@@ -195,9 +195,10 @@ def test_values_holding_the_separators_are_kept_exactly(tmp_path: Path):
 
 def test_any_source_can_index_profiles_through_the_directory(tmp_path: Path):
     """Not CSV-only: a connector holding Profiles (a whole-dataset read of an HR system) hands
-    them over with `row_of`; each raw record is kept as the provider's own JSON object."""
+    them over with `row_of` in `batched` lists; each raw record is kept as the provider's own
+    JSON object."""
     from connectors.base import Profile
-    from connectors.directory import DirectoryIndex, row_of
+    from connectors.directory import Dataset, DirectoryIndex, batched, row_of
 
     people_of_hr = [
         Profile("H1", "Ann@Example.com", "Ann", "Lee", "911", raw={"nested": {"grade": 7}}),
@@ -205,7 +206,8 @@ def test_any_source_can_index_profiles_through_the_directory(tmp_path: Path):
     ]
 
     def rows():
-        return (row_of(i, p, None) for i, p in enumerate(people_of_hr, start=1)), None
+        people = (row_of(i, p, None) for i, p in enumerate(people_of_hr, start=1))
+        return Dataset(batched(people, size=1))
 
     index = DirectoryIndex(
         tmp_path / "hr.index", {"employee_id": "id", "email": "mail", "mobile": "tel"}

@@ -2,6 +2,23 @@
 file per source version, built by one process of the host, swapped atomically, read by all."""
 
 from connectors.directory.index import DirectoryIndex
-from connectors.directory.store import MalformedSource, Person, Reader, joined_values, row_of
+from connectors.directory.store import (
+    Dataset,
+    MalformedSource,
+    Person,
+    Reader,
+    batched,
+    joined_values,
+    row_of,
+)
 
-__all__ = ["DirectoryIndex", "MalformedSource", "Person", "Reader", "joined_values", "row_of"]
+__all__ = [
+    "Dataset",
+    "DirectoryIndex",
+    "MalformedSource",
+    "Person",
+    "Reader",
+    "batched",
+    "joined_values",
+    "row_of",
+]

@@ -7,18 +7,22 @@ file renamed over the old one (see index.py); a reader holding the old one keeps
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
-from queue import Queue
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from connectors.base import IdentityField, Profile
+
+if TYPE_CHECKING:
+    from connectors.directory.parts import Part
 
 #: Rows inserted per executemany: large enough to amortise, small enough to stay flat in memory.
 BATCH = 20_000
@@ -31,7 +35,8 @@ CREATE TABLE people (
     mobile TEXT NOT NULL,
     active INTEGER NOT NULL,
     points TEXT,                    -- exact decimal text, NULL when the source grants none
-    fields TEXT NOT NULL,           -- the other profile fields (FIELDS), as joined_values
+    fields TEXT,                    -- the other profile fields (FIELDS), as joined_values;
+                                    -- NULL where they are values of raw (Dataset.fields_at)
     raw TEXT NOT NULL               -- the source's own record: JSON, or joined_values
 );
 """
@@ -83,37 +88,63 @@ def row_of(line: int, profile: Profile, points: Decimal | None) -> tuple[Any, ..
     )
 
 
+def batched(rows: Iterable[tuple[Any, ...]], size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows in lists of `size`, as `write` takes them."""
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+@dataclass
+class Dataset:
+    """What a source hands over to be indexed: its rows (see `row_of`) in batches (see
+    `batched`), and how to read them back."""
+
+    batches: Iterable[Iterable[tuple[Any, ...]]]
+    #: Each row's raw record is the values of these keys (`joined_values`); None: a JSON object.
+    raw_keys: list[str] | None = None
+    #: With raw_keys: the FIELDS are these raw values, stripped (len(raw_keys): no such value),
+    #: so rows leave `fields` NULL and the file does not hold them twice.
+    fields_at: list[int] | None = None
+    #: Further parts of the same data, each read by a process of its own (see parts.py).
+    parts: list[Part] = field(default_factory=list)
+
+
+class Merge(Protocol):
+    def merge_into(self, conn: sqlite3.Connection) -> int: ...
+
+
 def write(
-    path: Path,
-    version: str,
-    rows: Iterable[tuple[Any, ...]],
-    names: dict[str, str],
-    raw_keys: list[str] | None = None,
+    path: Path, version: str, data: Dataset, names: dict[str, str], others: Sequence[Merge] = ()
 ) -> int:
-    """Write every row (see `row_of`) into a new file at `path`, index it and record `version`.
+    """Write every row of `data`, and those `others` merge in, into a new file at `path`, index
+    it and record `version`.
 
     Raises MalformedSource when two rows share an identity; `names` gives the source's own
-    name of each identity field for the message. `raw_keys`: each row's raw record is the values
-    of these keys (`joined_values`). Answers how many people it holds."""
+    name of each identity field for the message. Answers how many people it holds."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         # A file nobody reads until it is complete and renamed: no journal, no fsync per page.
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("PRAGMA cache_size = -65536")  # 64 MB while indexing
+        # 8 MB: more made the build no faster, and a worker indexing a replacement grew by
+        # all of it (64 MB took a worker from 63 MB to 163 MB while it built).
+        conn.execute("PRAGMA cache_size = -8192")
         conn.execute("PRAGMA threads = 2")  # the index sorts, on this host's second core
         conn.executescript(SCHEMA)
         conn.execute("BEGIN")
-        count = _insert(conn, rows)
+        count = insert(conn, data.batches)
+        conn.execute("COMMIT")  # a part is attached, and detached, outside a transaction
+        count += sum(other.merge_into(conn) for other in others)
+        conn.execute("BEGIN")
         for field, statement in UNIQUE.items():
             try:
                 conn.execute(statement)
             except sqlite3.IntegrityError:
                 raise MalformedSource(_first_duplicate(conn, field, names[field])) from None
-        conn.execute(
-            "INSERT INTO meta VALUES ('version', ?), ('count', ?), ('raw_keys', ?)",
-            (version, count, json.dumps(raw_keys)),
-        )
+        meta = {"version": version, "count": count, "raw_keys": json.dumps(data.raw_keys)}
+        meta["fields_at"] = json.dumps(data.fields_at)
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = DELETE")
     finally:
@@ -121,39 +152,22 @@ def write(
     return count
 
 
-def _insert(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> int:
-    """Insert the rows in batches, in a second thread: SQLite works without the GIL while this
-    one reads the source, so reading and writing overlap."""
-    batches: Queue[list[tuple[Any, ...]] | None] = Queue(maxsize=4)
-    failed: list[BaseException] = []
+def insert(conn: sqlite3.Connection, batches: Iterable[Iterable[tuple[Any, ...]]]) -> int:
+    """Insert the batches, each in one executemany (SQLite iterates it in C).
 
-    def writer() -> None:
-        while (batch := batches.get()) is not None:
-            if not failed:
-                try:
-                    conn.executemany(INSERT, batch)
-                except BaseException as exc:  # handed to the reading thread below
-                    failed.append(exc)
-
-    thread = threading.Thread(target=writer, name="directory-writer")
-    thread.start()
-    count = 0
+    The cyclic garbage collector is paused meanwhile: a million rows are millions of new
+    tuples and lists, none of them in a cycle, and each collection it would start walks all of
+    them again (a third of the build's time). Every object is freed by its count as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        batch: list[tuple[Any, ...]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= BATCH:
-                batches.put(batch)
-                count += len(batch)
-                batch = []
-        batches.put(batch)
-        count += len(batch)
+        count = 0
+        for batch in batches:
+            count += conn.executemany(INSERT, batch).rowcount
+        return count
     finally:
-        batches.put(None)
-        thread.join()
-    if failed:
-        raise failed[0]
-    return count
+        if was_enabled:
+            gc.enable()
 
 
 def _first_duplicate(conn: sqlite3.Connection, field: str, name: str) -> str:
@@ -192,6 +206,7 @@ class Reader:
         self.version: str = meta["version"]
         self.count = int(meta["count"])
         self.raw_keys: list[str] | None = json.loads(meta["raw_keys"])
+        self.fields_at: list[int] | None = json.loads(meta.get("fields_at", "null"))
 
     def find(self, by: IdentityField, value: str) -> Person | None:
         if by == "email":
@@ -203,7 +218,11 @@ class Reader:
         if self.raw_keys is None:
             record = json.loads(raw)
         else:
-            record = dict(zip(self.raw_keys, split_values(raw), strict=False))
+            values = split_values(raw)
+            record = dict(zip(self.raw_keys, values, strict=False))
+            if fields is None and self.fields_at is not None:
+                values.append("")
+                fields = joined_values([values[i].strip() for i in self.fields_at])
         named = dict(zip(FIELDS, split_values(fields), strict=True))
         profile = Profile(
             employee_id=employee_id, mobile=mobile, **named, active=bool(active), raw=record
