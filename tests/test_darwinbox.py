@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
-from connectors.base import UpstreamAuthFailed, UpstreamUnavailable
+from connectors.base import ConnectorConfigError, UpstreamAuthFailed, UpstreamUnavailable
 from connectors.darwinbox import DarwinboxConnector
 from gateway.app import create_app
 from gateway.config import load_settings
@@ -52,6 +54,57 @@ def test_the_directory_is_read_once_for_email_lookups(darwinbox, fake):
     assert darwinbox.find("mobile", "9876543211").employee_id == "TTEO32S99ERCL"
     assert darwinbox.find("email", "RYAN@example.com").active is False
     assert fake.calls == calls
+
+
+def test_every_worker_of_the_host_reads_the_dataset_once_per_ttl(fake, tmp_path, monkeypatch):
+    """The dataset is indexed in the host's directory: another worker (another connector on
+    the same index) finds people by email without reading it again, until the TTL ends."""
+    options = fake_darwinbox.options(index_path=str(tmp_path / "darwinbox.index"))
+    first, second = DarwinboxConnector(**options), DarwinboxConnector(**options)
+    assert first.find("email", "jim@EXAMPLE.com").employee_id == "TTEO32S99ERCL"
+    calls = fake.calls
+    assert second.find("mobile", "9876543210").employee_id == "DB123"
+    assert fake.calls == calls
+    fake.datasets[fake_darwinbox.ACTIVE] = [
+        fake_darwinbox.employee("NEW9", "Kelly", "Kapoor", "kelly@example.com", "555")
+    ]
+    later = time.time() + options["directory_ttl_seconds"]
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert second.find("email", "kelly@example.com").employee_id == "NEW9"
+    assert fake.calls == calls + 2  # both datasets, once
+    assert first.find("mobile", "555").first_name == "Kelly"
+    assert first.find("email", "jim@example.com") is None
+    assert fake.calls == calls + 2
+
+
+def test_a_rehire_is_found_as_the_active_person_and_clashes_refuse_nobody(fake, darwinbox):
+    """Darwinbox may hold one email in both datasets (someone who left and came back) or, in
+    one, twice: the directory is still built, and an email names the active person."""
+    fake.datasets[fake_darwinbox.INACTIVE] = [
+        fake_darwinbox.employee("OLD2", "Pam", "Old", "pam@example.com", "9876543210"),
+        fake_darwinbox.employee("DB123", "Pam", "Twice", "pam.b@example.com"),
+    ]
+    fake.datasets[fake_darwinbox.ACTIVE] = [
+        *fake_darwinbox.ACTIVE_EMPLOYEES,
+        fake_darwinbox.employee("DUP", "Jim", "Again", "JIM@example.com"),
+    ]
+    assert darwinbox.find("email", "pam@example.com").employee_id == "DB123"
+    assert darwinbox.find("mobile", "9876543210").employee_id == "DB123"
+    assert darwinbox.find("email", "pam.b@example.com") is None  # the inactive DB123 lost
+    assert darwinbox.find("email", "jim@example.com").employee_id == "TTEO32S99ERCL"
+
+
+def test_the_default_index_is_in_a_private_folder(fake, tmp_path):
+    connector = DarwinboxConnector(**fake_darwinbox.options())
+    folder = connector.directory.path.parent
+    assert folder.parent == tmp_path / "tmp" and oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert connector.find("email", "pam@example.com").employee_id == "DB123"
+    assert oct(connector.directory.path.stat().st_mode & 0o777) == "0o600"
+    for secret in fake_darwinbox.SECRETS:
+        assert secret not in connector.directory.path.name
+    folder.chmod(0o755)
+    with pytest.raises(ConnectorConfigError, match="not a private folder"):
+        DarwinboxConnector(**fake_darwinbox.options())
 
 
 def test_refused_credentials_are_an_auth_failure(fake):
