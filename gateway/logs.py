@@ -25,6 +25,10 @@ class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        # One search over the whole record finds whether anything needs redacting: almost
+        # every record needs nothing, and redacting each field costs ~50 µs a request.
+        parts = [r"\[parameters: ", SECRET_FIELDS.pattern, *map(re.escape, self.secrets)]
+        self.suspect = re.compile("|".join(f"(?:{part})" for part in parts))
 
     def redact(self, text: str) -> str:
         cleaned = SQL_PARAMETERS.sub(f"[parameters: {REDACTED}]", text)
@@ -35,6 +39,15 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        fields = getattr(record, "fields", {})
+        texts = [message, *(value for value in fields.values() if isinstance(value, str))]
+        # NUL between the parts: no pattern matches across it, so a miss here is a miss in each.
+        if (
+            not record.exc_info
+            and not record.stack_info
+            and not self.suspect.search("\0".join(texts))
+        ):
+            return True
         cleaned = self.redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
