@@ -1,39 +1,57 @@
 # points-gateway: `make run` serves the demo, `make test` runs everything CI runs.
 VENV   ?= .venv
 PYTHON ?= python3
+PORT   ?= 8000
+BIND   ?= 127.0.0.1:$(PORT)
 BIN     = $(VENV)/bin
-STAMP   = $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+SUM     = $(shell cksum < pyproject.toml | cut -d' ' -f1)
+# `make run` installs the gateway alone; `make test` adds the test tools.
+RUN_STAMP  = $(VENV)/.installed-run-$(SUM)
+TEST_STAMP = $(VENV)/.installed-test-$(SUM)
 DEMO    = config/demo.toml
+DEMO_JOURNAL = var/journal.db
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run demo-reset test lint format bench clean
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	rm -f $(VENV)/.installed-run-* && touch $@
+
+$(TEST_STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.installed-test-* && touch $@
 
-install: $(STAMP)
+install: $(RUN_STAMP)
 
-run: $(STAMP)
-	@token=$$($(BIN)/points-gateway token --config $(DEMO) DB123) && \
-	echo "Demo gateway on http://127.0.0.1:8000 (Ctrl-C stops it). Try:" && \
-	echo "  curl -s http://127.0.0.1:8000/v1/points/balance -H 'Content-Type: application/json' \\" && \
+# PORT=8080 or BIND=0.0.0.0:8080 serve elsewhere; the hint below calls what was bound.
+run: $(RUN_STAMP)
+	@host=$$(echo '$(BIND)' | sed 's/:[0-9]*$$//; s/^0\.0\.0\.0$$/127.0.0.1/; s/^$$/127.0.0.1/'); \
+	port=$$(echo '$(BIND)' | sed 's/.*://'); \
+	token=$$($(BIN)/points-gateway token --config $(DEMO) DB123) && \
+	echo "Demo gateway on http://$$host:$$port (Ctrl-C stops it). Try:" && \
+	echo "  curl -s http://$$host:$$port/v1/points/balance -H 'Content-Type: application/json' \\" && \
 	echo "       -d '{\"unique_id\":\"DB123\",\"auth_token\":\"$$token\"}'" && echo
-	exec $(BIN)/points-gateway serve --config $(DEMO)
+	exec $(BIN)/points-gateway serve --config $(DEMO) --bind '$(BIND)'
 
-lint: $(STAMP)
+# Empties the demo's journal: every redemption, refund and credit made while trying it.
+demo-reset:
+	rm -f $(DEMO_JOURNAL) $(DEMO_JOURNAL)-wal $(DEMO_JOURNAL)-shm $(DEMO_JOURNAL).writelock
+	@echo "demo journal emptied; the next make run starts from the CSV's points"
+
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(TEST_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 test: lint
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
 
 clean:

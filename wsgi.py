@@ -1,5 +1,5 @@
-"""`gunicorn wsgi:app` entry point; GATEWAY_CONFIG names the configuration file."""
+"""`gunicorn wsgi:app` from a checkout; installed, it is `gunicorn gateway.wsgi:app`."""
 
-from gateway.app import create_app
+from gateway.wsgi import app
 
-app = create_app()
+__all__ = ["app"]

@@ -30,8 +30,8 @@ from sqlalchemy import func, select
 
 from connectors import telemetry
 from gateway.journal import JOURNAL_DOWN, Journal, why_down
-from gateway.journal.records import UNFINISHED
-from gateway.journal.tables import accounts, operations
+from gateway.journal.records import UNFINISHED, maybe_utc
+from gateway.journal.tables import accounts, operations, xoxoday_tokens
 from gateway.service.money import from_units
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,13 @@ class JournalCollector(Collector):
                     .where(operations.c.orphan.is_not(None))
                     .group_by(operations.c.orphan)
                 ).all()
+                tokens = conn.execute(
+                    select(
+                        xoxoday_tokens.c.name,
+                        xoxoday_tokens.c.access_expires_at,
+                        xoxoday_tokens.c.refresh_expires_at,
+                    )
+                ).all()
                 totals = conn.execute(
                     select(
                         func.coalesce(func.sum(accounts.c.debited), 0),
@@ -144,6 +151,17 @@ class JournalCollector(Collector):
         for kind, units in zip(("debited", "refunded", "credited"), totals, strict=True):
             points.add_metric([kind], float(from_units(int(units))))
         yield points
+        expiry = GaugeMetricFamily(
+            f"{PREFIX}_xoxoday_token_expiry_timestamp_seconds",
+            "When the stored Xoxoday API tokens expire (Unix time), by pair name and token",
+            labels=["name", "token"],
+        )
+        for name, *expires in tokens:
+            for token, at in zip(("access", "refresh"), expires, strict=True):
+                when = maybe_utc(at)
+                if when is not None:
+                    expiry.add_metric([name, token], when.timestamp())
+        yield expiry
 
 
 def install() -> None:

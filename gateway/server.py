@@ -22,13 +22,18 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no
             "child_exit": _worker_exited,
             **options,
         }
+        # gunicorn >= 25.1 opens a control socket at one path per user (~/.gunicorn/gunicorn.ctl):
+        # a second `serve` on the host would take it over from the first. The gateway does not
+        # use it (gunicornc); each server goes without.
+        self.options.setdefault("control_socket_disable", True)
         if self.options.get("threads", 1) > 1:
             self.options["worker_class"] = "gthread"
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # an older gunicorn lacks some (the control socket)
+                self.cfg.set(key, value)
 
     def load(self) -> Flask:
         # Called in each worker after fork: every worker opens its own database connections.

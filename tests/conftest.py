@@ -187,3 +187,23 @@ def assert_failure(response: Any, http_status: int, error_code: str) -> dict[str
     assert body["error_code"] == error_code, body
     assert body["message"]
     return body
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Skips, one line per reason: the PostgreSQL tests' skips (a hundred of them without a
+    server) as one line that says how to run them."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "skipped"
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    postgres = reasons.pop(PG_SKIP, 0)
+    for reason, count in sorted(reasons.items()):
+        terminalreporter.write_line(f"SKIPPED [{count}] {reason}")
+    if postgres:
+        terminalreporter.write_line(
+            f"SKIPPED [{postgres}] PostgreSQL tests: GATEWAY_TEST_DATABASE_URL is not set. Run "
+            "them with GATEWAY_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test "
+            "make test (.ci/run sets it)"
+        )

@@ -124,7 +124,7 @@ def test_a_malformed_second_half_is_refused_and_leaves_no_part_behind(
     path = write_csv(tmp_path / "people.csv", people(500))
     path.write_bytes(path.read_bytes().replace(b"First400", b"First\xff\xfe"))
     assert "not utf-8-sig text: invalid start byte" in refusal(path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "tmp") == [
         ".people.csv.index.lock",
         ".people.csv.index.refused",
         "people.csv",

@@ -133,3 +133,24 @@ def test_sqlalchemy_parameters_never_reach_a_log_line(journal, caplog):
     assert "plain-secret-in-a-statement" not in formatted(record, ())
     leaked = "boom\n[SQL: INSERT ...]\n[parameters: ('tok-123', 'tok-456')]\n(Background on this"
     assert "tok-123" not in RedactSecrets(()).redact(leaked)
+
+
+def test_metrics_say_when_the_stored_tokens_expire_and_never_show_them(journal):
+    """The alert on an expiring refresh token reads this gauge; the tokens stay out of it."""
+    from datetime import UTC, datetime
+
+    from gateway.metrics import JournalCollector
+
+    access_end = datetime(2027, 1, 1, 12, tzinfo=UTC)
+    refresh_end = datetime(2027, 3, 1, tzinfo=UTC)
+    TokenStore(journal, Sealer([NEW_KEY])).put(
+        TokenPair(PAIR.access_token, PAIR.refresh_token, access_end, refresh_end)
+    )
+    TokenStore(journal, Sealer([NEW_KEY]), name="no-expiry").put(PAIR)
+    families = {f.name: f for f in JournalCollector(journal).collect()}
+    samples = families["points_gateway_xoxoday_token_expiry_timestamp_seconds"].samples
+    assert {(s.labels["name"], s.labels["token"]): s.value for s in samples} == {
+        ("default", "access"): access_end.timestamp(),
+        ("default", "refresh"): refresh_end.timestamp(),
+    }
+    assert PAIR.refresh_token not in repr(samples)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from gateway.cli import _settings, config_option, main, operator_errors
+from gateway.cli.base import _settings, config_option, main, operator_errors
 
 
 @main.group()

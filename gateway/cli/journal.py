@@ -1,21 +1,92 @@
-"""The commands for a points ledger: `worker`, `journal pending`, `journal resolve`."""
+"""The journal's commands: `journal export`, and for a points ledger `worker`, `journal pending`,
+`journal resolve` and `journal orphans`."""
 
 from __future__ import annotations
 
+import csv
+import json
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import click
 
-from gateway.cli import _settings, config_option, journal, main, open_journal, operator_errors
+from gateway.cli.base import _settings, config_option, journal, main, open_journal, operator_errors
 from gateway.journal import Operation
 from gateway.service.money import format_points, from_units
 
 STILL_UNFINISHED = 3  # `journal resolve`: some operations could not be settled yet
+
+
+def _moment(value: str | None, end: bool) -> datetime | None:
+    """A date or ISO datetime as UTC; a bare --until date includes that whole day."""
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value)
+        moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return moment + timedelta(days=1) if end else moment
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        flag = "--until" if end else "--since"
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD) or ISO datetime", param_hint=flag
+        ) from None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "kind",
+    "state",
+    "member",
+    "unique_id",
+    "order_id",
+    "amount",
+    "fingerprint",
+    "answer",
+    "reference",  # with a points ledger: what the ledger knows the write by
+    "detail",  # the last word on it (the ledger's own id, an operator's reason)
+]
+
+
+@journal.command("export")
+@config_option
+@click.option("--since", default=None, help="From this UTC date or datetime (inclusive).")
+@click.option(
+    "--until", default=None, help="Up to this UTC date (inclusive) or datetime (exclusive)."
+)
+@operator_errors
+def journal_export(config_path: str | None, since: str | None, until: str | None) -> None:
+    """Write the journal as CSV to stdout, oldest first (amounts in points, times in UTC)."""
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    with open_journal(_settings(config_path)) as store:
+        writer.writerow(EXPORT_COLUMNS)
+        for op in store.operations(_moment(since, end=False), _moment(until, end=True)):
+            writer.writerow(
+                [
+                    op.id,
+                    op.created_at.isoformat(),
+                    op.kind,
+                    op.state,
+                    op.member,
+                    op.unique_id,
+                    op.order_id,
+                    format_points(from_units(op.amount)),
+                    op.fingerprint,
+                    json.dumps(op.answer, sort_keys=True),
+                    op.reference or "",
+                    op.detail or "",
+                ]
+            )
 
 
 @contextmanager

@@ -1,0 +1,88 @@
+"""What every command shares: the `points-gateway` group, the --config option, the settings, the
+journal, and one line with exit code 2 for an operator's mistake."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from connectors.base import ConnectorError
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.journal import JOURNAL_DOWN, why_down
+from gateway.keys import require_strong_keys
+
+if TYPE_CHECKING:
+    from gateway.journal import Journal
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML configuration file (default: $GATEWAY_CONFIG).",
+)
+
+
+def _settings(config_path: str | None, serving: bool = False) -> Settings:
+    """The configuration; `serving`: refuse one that would serve a guessable key."""
+    settings = load_settings(config_path, environ=os.environ)
+    if serving:
+        require_strong_keys(settings)
+    return settings
+
+
+def operator_errors(fn: F) -> F:
+    """A broken configuration or connector ends the command with one line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, ConnectorError) as exc:
+            click.echo(f"points-gateway: error: {exc}", err=True)
+            sys.exit(2)
+        except JOURNAL_DOWN as exc:
+            click.echo(f"points-gateway: error: journal unreachable: {why_down(exc)}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version() -> str:
+    try:
+        return version("points-gateway")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", "-V", prog_name="points-gateway")
+def main() -> None:
+    """Serve Xoxoday's StoreFront contract in front of your HR system and points ledger."""
+
+
+@contextmanager
+def open_journal(settings: Settings) -> Iterator[Journal]:
+    """The configured journal, its schema made, disposed of on leaving."""
+    from gateway.journal import Journal
+
+    store = Journal(settings.database_url)
+    try:
+        store.create_schema()
+        yield store
+    finally:
+        store.dispose()
+
+
+@main.group()
+def journal() -> None:
+    """Read the journal of operations, and settle what a points ledger left unfinished."""

@@ -1,0 +1,90 @@
+"""Setting up: `token`, `secret`, `check` and `connectors`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy.engine import make_url
+
+from gateway.cli.base import _settings, config_option, main, operator_errors
+from gateway.journal import why_down
+from gateway.keys import FRESH_KEY, new_key, weak_keys
+
+
+@main.command()
+@config_option
+@click.argument("unique_id")
+@click.option("--any", "anyone", is_flag=True, help="Issue it even if no active user has the id.")
+@operator_errors
+def token(config_path: str | None, unique_id: str, anyone: bool) -> None:
+    """Print a valid auth_token for UNIQUE_ID (an active user's, unless --any)."""
+    from gateway.app import build_gateway, token_authority
+    from gateway.errors import UserNotFound
+
+    settings = _settings(config_path, serving=True)
+    if not anyone:
+        gateway = build_gateway(settings)
+        try:
+            gateway.service.profile(unique_id)
+        except UserNotFound as exc:
+            click.echo(f"points-gateway: {exc.message} (--any issues a token anyway)", err=True)
+            sys.exit(1)
+        finally:
+            gateway.close()
+    click.echo(token_authority(settings).issue(unique_id))
+
+
+@main.command()
+def secret() -> None:
+    """Print a fresh random key, for secret_key or an api key."""
+    click.echo(new_key())
+
+
+@main.command()
+@config_option
+@operator_errors
+def check(config_path: str | None) -> None:
+    """Validate the configuration and reach the journal and every connector."""
+    from gateway.app import build_gateway
+
+    settings = _settings(config_path)
+    click.echo(f"config   ok  {settings.source}")
+    gateway = build_gateway(settings)
+    try:
+        gateway.journal.create_schema()
+        report = gateway.service.readiness()
+    except Exception as exc:  # the journal's own error, shown as a reason, not a traceback
+        report = {"journal": f"unreachable: {why_down(exc)}"}
+    finally:
+        gateway.close()
+    where = {
+        "journal": make_url(settings.database_url).render_as_string(hide_password=True),
+        "profile": settings.profile.name,
+        "points": settings.points.name,
+    }
+    for name, outcome in report.items():
+        click.echo(f"{name:<8} {outcome}  {where.get(name, '')}")
+    weak = [] if settings.demo else list(weak_keys(settings))
+    for problem in weak:
+        click.echo(f"keys     refused: {problem} ({FRESH_KEY})")
+    if settings.demo:
+        click.echo(f"keys     demo: {settings.source} says it is a demo; its keys are public")
+    if weak:
+        sys.exit(2)
+    if any(v != "ok" for v in report.values()):
+        sys.exit(1)
+
+
+@main.command()
+def connectors() -> None:
+    """List the installed connectors, what each can serve, and its options."""
+    from connectors.registry import available, describe_options, roles
+
+    for name, cls in sorted(available().items()):
+        where = "remote" if cls.remote else "local"
+        click.echo(
+            f"{name}  ({cls.__module__}.{cls.__qualname__}; {', '.join(roles(cls))}; {where})"
+        )
+        for line in describe_options(cls.options_schema()):
+            click.echo(f"    {line}")

@@ -1,0 +1,84 @@
+"""`points-gateway serve`: the gateway under gunicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from gateway.cli.base import _settings, config_option, main, operator_errors
+
+
+def _metrics_directory() -> None:
+    """Workers share their metrics through files (prometheus_client's multiprocess mode): set
+    the folder before any worker imports prometheus_client, and start it empty."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="points-gateway-metrics-")
+        return
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+
+
+@main.command()
+@config_option
+@click.option("--bind", default=None, help="HOST:PORT to listen on (default: [server] bind).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes.")
+@click.option(
+    "--threads", type=click.IntRange(1, 256), default=None, help="Threads per worker process."
+)
+@operator_errors
+def serve(
+    config_path: str | None, bind: str | None, workers: int | None, threads: int | None
+) -> None:
+    """Run the gateway under gunicorn."""
+    from gateway.app import build_gateway
+    from gateway.server import GatewayServer
+
+    settings = _settings(config_path, serving=True)
+    address = bind or settings.bind
+    _refuse_a_taken_address(address)
+    # Fail here, once, with one line, rather than in every worker with a traceback.
+    gateway = build_gateway(settings)
+    try:
+        gateway.journal.create_schema()
+    finally:
+        gateway.close()
+    click.echo(f"points-gateway: serving {settings.source}", err=True)
+    _metrics_directory()
+    GatewayServer(
+        settings,
+        bind=address,
+        workers=workers or settings.workers,
+        threads=threads or settings.threads,
+        timeout=settings.timeout,
+        **({"certfile": settings.tls[0], "keyfile": settings.tls[1]} if settings.tls else {}),
+    ).run()
+
+
+def _refuse_a_taken_address(address: str) -> None:
+    """One line and exit 2 when nothing can listen on `address`, before gunicorn starts (it
+    would retry for five seconds, then print a traceback-like error per attempt)."""
+    if address.startswith(("unix:", "fd://")):
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        found = socket.getaddrinfo(host.strip("[]") or None, int(port), type=socket.SOCK_STREAM)
+    except (ValueError, OSError):
+        return  # not an address we understand: gunicorn says what is wrong with it
+    family, kind, proto, _, where = found[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(where)
+        except OSError as exc:
+            click.echo(
+                f"points-gateway: cannot listen on {address}: {exc.strerror or exc} (is another "
+                "server there? give --bind HOST:PORT, or make run PORT=...)",
+                err=True,
+            )
+            sys.exit(2)

@@ -1,0 +1,164 @@
+"""A newcomer's path, tried as one would: `make run PORT=...` and the curl it prints, a taken
+port, `make demo-reset`, `--version`, `gunicorn gateway.wsgi:app` from anywhere, and two
+`serve` processes on one host."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import write_config
+from tests.servers import REPO, clean_env, free_port, running
+
+NO_MAKE = "make is absent"
+
+
+def test_the_version_is_the_installed_package_s():
+    from importlib.metadata import version
+
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"points-gateway, version {version('points-gateway')}"
+
+
+def test_a_taken_port_is_one_clear_line_before_gunicorn_starts(tmp_path, employees_csv):
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'journal.db'}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--config",
+                str(path),
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_env(),
+        )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in lines[0]
+    assert "Traceback" not in out.stderr and "Booting" not in out.stderr
+    assert time.monotonic() - started < 10  # gunicorn alone retries for five seconds
+
+
+@pytest.mark.slow
+def test_serve_leaves_no_control_socket_for_a_second_serve_to_take_over(tmp_path, employees_csv):
+    """gunicorn >= 25.1 puts one control socket per user at ~/.gunicorn/gunicorn.ctl, so a
+    second `serve` on the host took it over from the first."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env("XDG_RUNTIME_DIR", HOME=str(home))
+    servers = []
+    for name in ("one", "two"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "employees.csv").write_bytes(employees_csv.read_bytes())
+        path = write_config(folder, f"sqlite:///{folder / 'journal.db'}")
+        port = free_port()
+        argv = [sys.executable, "-m", "gateway", "serve", "--config", str(path)]
+        servers.append(([*argv, "--bind", f"127.0.0.1:{port}", "--workers", "1"], port))
+    with (
+        running(servers[0][0], f"http://127.0.0.1:{servers[0][1]}", env=env) as one,
+        running(servers[1][0], f"http://127.0.0.1:{servers[1][1]}", env=env) as two,
+    ):
+        assert not (home / ".gunicorn").exists()
+        for server in (one, two):
+            assert requests.get(server.base + "/healthz", timeout=5).status_code == 200
+
+
+@pytest.mark.slow
+def test_gunicorn_serves_the_installed_package_s_wsgi_app_from_any_folder(tmp_path, employees_csv):
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'journal.db'}")
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "gateway.wsgi:app"]
+    argv += ["--bind", f"127.0.0.1:{port}", "--chdir", str(tmp_path)]
+    env = clean_env(GATEWAY_CONFIG=str(path))
+    with running(argv, f"http://127.0.0.1:{port}", env=env) as server:
+        assert requests.get(server.base + "/readyz", timeout=5).json()["status"] == "1"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("make") is None, reason=NO_MAKE)
+def test_make_run_on_another_port_prints_a_curl_that_works_as_pasted(tmp_path):
+    port = free_port()
+    # The demo's own journal stays as it is: this run writes elsewhere.
+    env = clean_env(GATEWAY_DATABASE_URL=f"sqlite:///{tmp_path / 'journal.db'}")
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "run", f"PORT={port}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        hint = [proc.stdout.readline() for _ in range(3)]
+        assert hint[0].startswith(f"Demo gateway on http://127.0.0.1:{port} "), hint
+        command = (hint[1].rstrip().removesuffix("\\") + hint[2]).strip()
+        assert command.startswith(f"curl -s http://127.0.0.1:{port}/v1/points/balance")
+        deadline = time.monotonic() + 60
+        while True:
+            answer = subprocess.run(command, shell=True, capture_output=True, text=True)
+            if answer.stdout or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert '"points_available":"2000"' in answer.stdout.replace(" ", "")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason=NO_MAKE)
+def test_make_demo_reset_empties_the_demo_journal(tmp_path):
+    journal = tmp_path / "journal.db"
+    for name in ("journal.db", "journal.db-wal", "journal.db-shm", "journal.db.writelock"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "keep.txt").write_text("x")
+    out = subprocess.run(
+        ["make", "--no-print-directory", "demo-reset", f"DEMO_JOURNAL={journal}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "tmp") == ["keep.txt"]
+
+
+def test_make_run_does_not_need_the_test_tools():
+    makefile = (REPO / "Makefile").read_text()
+    run_stamp = makefile.split("$(RUN_STAMP): pyproject.toml", 1)[1].split("\n\n", 1)[0]
+    assert "pip install --quiet -e ." in run_stamp and "[test]" not in run_stamp
+    assert "\nrun: $(RUN_STAMP)\n" in makefile
+
+
+def test_the_package_declares_its_licence_and_bounds_gunicorn():
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'license = { text = "Apache-2.0" }' in pyproject
+    assert '"gunicorn>=22,<28"' in pyproject
+    assert "Apache License" in (REPO / "LICENSE").read_text()
+    assert Path(REPO / "CHANGELOG.md").read_text().startswith("# Changelog")
