@@ -63,7 +63,7 @@ def validate_options(
     try:
         loaded = schema.load(options)
     except ValidationError as exc:
-        raise BadOptions(exc.normalized_messages()) from exc  # type: ignore[arg-type]
+        raise BadOptions(exc.normalized_messages()) from exc
     for name, field in schema.fields.items():
         if base is not None and isinstance(field, FilePath) and loaded.get(name):
             loaded[name] = str((base / loaded[name]).resolve())
@@ -89,7 +89,7 @@ def _secrets_of(field: fields.Field, value: Any) -> list[str]:
     if isinstance(field, Secret):
         return [str(value)]
     if isinstance(field, fields.Nested) and isinstance(value, Mapping):
-        return list(secrets_in(field.schema, value))  # type: ignore[arg-type]
+        return list(secrets_in(field.schema, value))
     if isinstance(field, fields.List) and isinstance(value, list):
         return [s for item in value if item for s in _secrets_of(field.inner, item)]
     return []

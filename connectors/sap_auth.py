@@ -76,7 +76,7 @@ def saml_assertion(
         c14n_algorithm="http://www.w3.org/2001/10/xml-exc-c14n#",
     )
     signed = signer.sign(
-        root, key=private_key_pem, cert=certificate_pem, reference_uri=assertion_id
+        root, key=private_key_pem, cert=certificate_pem.decode("ascii"), reference_uri=assertion_id
     )
     return etree.tostring(signed)
 

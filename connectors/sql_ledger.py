@@ -96,7 +96,7 @@ class SqlLedgerConnector(PointsLedger):
         self.engine = _engine(url)
         self.member = member
         meta = MetaData()
-        columns = [
+        columns: list[Column[Any]] = [
             Column(member_column, String, key="member"),
             Column(points_column, AMOUNT, key="points"),
         ]

@@ -167,7 +167,7 @@ class SuccessFactorsConnector(ProfileSource, GrantsSource):
         if answer is None:  # a user without an Employee Central person: User's fields stand
             return profile
         person = answer["d"]
-        found = {name: value for name, value in _person(person).items() if value}
+        found: dict[str, Any] = {name: value for name, value in _person(person).items() if value}
         return replace(profile, **found, raw={**row, "perPerson": person})
 
     def check(self) -> None:

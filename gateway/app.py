@@ -80,7 +80,7 @@ def _role(
     if not isinstance(connector, kind):
         names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
         raise ConfigError(f"{role}.connector: {conf.name!r} cannot serve as a {names}")
-    return connector  # type: ignore[return-value]
+    return connector
 
 
 def token_authority(settings: Settings) -> TokenAuthority:
@@ -100,21 +100,23 @@ def build_gateway(settings: Settings) -> Gateway:
         profiles = cache = CachedProfiles(profiles, **settings.profile_cache)
     money = MoneyPolicy(settings.max_decimals, settings.max_amount)
     identity = settings.identity
-    points = _role(factory, "points", settings.points, (GrantsSource, PointsLedger))
+    points: GrantsSource | PointsLedger = _role(
+        factory, "points", settings.points, (GrantsSource, PointsLedger)
+    )
     window = settings.refund_replay_window_seconds
     service: PointsService
     if isinstance(points, PointsLedger):
         policy = LedgerPolicy(**{f.name: settings.ledger[f.name] for f in fields(LedgerPolicy)})
-        service = LedgerPointsService(profiles, points, journal, identity, money, policy, window)  # type: ignore[arg-type]
+        service = LedgerPointsService(profiles, points, journal, identity, money, policy, window)
     else:
-        service = PointsService(profiles, points, journal, identity, money, window)  # type: ignore[arg-type]
+        service = PointsService(profiles, points, journal, identity, money, window)
     api_keys = ApiKeys(settings.profile_api_keys)
     tokens = token_authority(settings)
     gateway = Gateway(settings, service, tokens, api_keys, journal, factory, cache)
     if settings.xoxoday is not None:
         gateway.sso = SsoService(
             profiles, tokens, xoxoday_api(settings, journal), settings.sso, identity
-        )  # type: ignore[arg-type]
+        )
         gateway.portal_keys = ApiKeys(settings.sso["portal_api_keys"])
     return gateway
 

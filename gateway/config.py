@@ -18,7 +18,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from connectors.base import IDENTITY_FIELDS
+from connectors.base import IDENTITY_FIELDS, IdentityField
 from connectors.cache import CacheOptions
 from connectors.registry import (
     BadOptions,
@@ -165,7 +165,7 @@ class Settings:
     token_ttl_seconds: int
     profile_api_keys: tuple[str, ...]
     database_url: str
-    identity: str
+    identity: IdentityField
     max_decimals: int
     max_amount: Decimal
     max_body_bytes: int

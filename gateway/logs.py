@@ -96,7 +96,7 @@ def configure(level: str, secrets: Iterable[str], json_lines: bool = False) -> N
     logging.getLogger("gateway").setLevel(level)
     logging.getLogger("connectors").setLevel(level)
     redact = RedactSecrets(secrets)
-    for handler in root.handlers:
-        for old in [f for f in handler.filters if isinstance(f, RedactSecrets)]:
-            handler.removeFilter(old)
-        handler.addFilter(redact)
+    for each in root.handlers:
+        for old in [f for f in each.filters if isinstance(f, RedactSecrets)]:
+            each.removeFilter(old)
+        each.addFilter(redact)

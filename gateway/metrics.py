@@ -132,7 +132,7 @@ class JournalCollector(Collector):
             "Operations not yet applied or rejected (owed refunds, unsettled debits)",
             labels=["kind"],
         )
-        counts = dict(pending)
+        counts: dict[str, int] = {kind: count for kind, count in pending}
         for kind in ("debit", "refund", "credit"):
             gauge.add_metric([kind], counts.get(kind, 0))
         yield gauge
@@ -141,7 +141,7 @@ class JournalCollector(Collector):
             "Applied debits answered a failure and never delivered again, by what was done",
             labels=["handling"],
         )
-        handled = dict(orphans)
+        handled: dict[str, int] = {handling: count for handling, count in orphans}
         for handling in ("refunded", "reported"):
             orphan_gauge.add_metric([handling], handled.get(handling, 0))
         yield orphan_gauge

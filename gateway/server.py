@@ -10,7 +10,7 @@ from gunicorn.app.base import BaseApplication
 from gateway.config import Settings
 
 
-class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
+class GatewayServer(BaseApplication):  # gunicorn ships no type hints: BaseApplication is Any
     def __init__(self, settings: Settings, **options: Any) -> None:
         self.settings = settings
         self.options = {

@@ -178,8 +178,8 @@ def load(schema: Schema) -> dict[str, Any]:
         return schema.load(json_body())
     except ValidationError as exc:
         messages = exc.normalized_messages()
-        field, problems = next(iter(sorted(messages.items())))  # type: ignore[union-attr]
+        field, problems = next(iter(sorted(messages.items())))
         problem = problems[0] if isinstance(problems, list) else problems
         text = f"{field}: {problem}" if field != "_schema" else str(problem)
-        error = InvalidAmount if set(messages) & AMOUNT_FIELDS else InvalidRequest  # type: ignore[arg-type]
+        error = InvalidAmount if set(messages) & AMOUNT_FIELDS else InvalidRequest
         raise error(text) from None

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, request
+from flask import Blueprint, current_app, redirect, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from gateway.api.body import load
 from gateway.errors import GatewayError, Unauthorized
@@ -56,7 +57,7 @@ def launch() -> dict[str, Any]:
 
 
 @bp.get("/redirect")
-def redirect_to_store() -> Response:
+def redirect_to_store() -> WerkzeugResponse:
     gw = _gateway()
     header = gw.settings.sso["trusted_user_header"]
     if not header:

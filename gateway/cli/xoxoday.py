@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from gateway.cli.base import _settings, config_option, main, operator_errors
+
+if TYPE_CHECKING:
+    from gateway.xoxoday.tokens import TokenStore
 
 
 @main.group()
@@ -20,7 +24,7 @@ def tokens() -> None:
     """The access/refresh token pair, kept in the journal database."""
 
 
-def _store(config_path: str | None):  # type: ignore[no-untyped-def]
+def _store(config_path: str | None) -> TokenStore:
     from gateway.journal import Journal
     from gateway.sealed import Sealer
     from gateway.xoxoday.tokens import TokenStore

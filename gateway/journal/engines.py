@@ -14,10 +14,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ClauseElement, Connection, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.sql.compiler import SQLCompiler
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ class RawStatement:
     """
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+        # A statement compiles to an SQLCompiler, whose binds and order this reads.
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
         self._compiled = compiled
         self.sql = compiled.string
         self._order = compiled.positiontup if compiled.positional else None
@@ -144,7 +146,7 @@ class RawStatement:
             values = {name: params[name] for name in self._names}
         else:
             # construct_params adds the statement's own literal values (e.g. an account's zeros).
-            values = self._compiled.construct_params(params)
+            values = dict(self._compiled.construct_params(params))
         for name, processor in self._processors.items():
             values[name] = processor(values[name])
         return tuple(values[k] for k in self._order) if self._order is not None else values
@@ -187,6 +189,8 @@ class ThreadReaders:
         local = self._local
         if getattr(local, "forks", None) != _forks:  # a forked worker opens its own
             proxied = self.engine.raw_connection()
-            local.cursor, local.forks = proxied.driver_connection.cursor(), _forks
+            driver = proxied.driver_connection
+            assert driver is not None  # a connection just checked out of the pool
+            local.cursor, local.forks = driver.cursor(), _forks
             proxied.detach()
         return local.cursor

@@ -25,7 +25,13 @@ from gateway.journal.records import (
     operation_values,
     utcnow,
 )
-from gateway.journal.statements import INSERT_OPERATION, MOVE_TOTAL, TOTAL_MOVED_BY, open_account
+from gateway.journal.statements import (
+    INSERT_OPERATION,
+    MOVE_TOTAL,
+    TOTAL_MOVED_BY,
+    inserted_id,
+    open_account,
+)
 from gateway.journal.tables import ADDED_COLUMNS, ADDED_INDEXES, leases, operations
 
 op = operations.c
@@ -34,7 +40,9 @@ op = operations.c
 class LedgerStates:
     """Mixed into Journal, whose engines and write transactions it uses."""
 
-    reader: Engine
+    @property
+    def reader(self) -> Engine:  # provided by Journal
+        raise NotImplementedError
 
     def _write(self) -> AbstractContextManager[Connection]:  # provided by Journal
         raise NotImplementedError
@@ -59,7 +67,7 @@ class LedgerStates:
             values.update(answered="pending", answered_at=values["created_at"])
         try:
             with self._write() as conn:
-                new_id = conn.execute(INSERT_OPERATION, values).inserted_primary_key[0]
+                new_id = inserted_id(conn.execute(INSERT_OPERATION, values))
             return Operation(id=new_id, **{**values, "answer": {}}), True
         except IntegrityError:
             earlier = self.order(kind, order_id)

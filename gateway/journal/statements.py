@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Insert, Select, bindparam, insert, select, update
+from sqlalchemy import BigInteger, CursorResult, Insert, Select, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.journal.tables import accounts, operations
@@ -92,3 +92,10 @@ def debit_at_once() -> Select[Any]:
         .cte("recorded")
     )
     return select(recorded.c.id)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The id a single-row INSERT gave its row."""
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row always has it
+    return int(key[0])

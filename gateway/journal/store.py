@@ -44,6 +44,7 @@ from gateway.journal.statements import (
     ORDER,
     REFUNDS,
     TOTAL_MOVED_BY,
+    inserted_id,
     open_account,
 )
 from gateway.journal.tables import metadata, operations
@@ -89,7 +90,7 @@ class LockedAccount:
         )
         now = values["created_at"]
         try:
-            new_id = self._conn.execute(INSERT_OPERATION, values).inserted_primary_key[0]
+            new_id = inserted_id(self._conn.execute(INSERT_OPERATION, values))
         except IntegrityError as exc:
             raise OrderRecordedConcurrently(order_id) from exc
         if state == "applied":

@@ -7,6 +7,7 @@ sending and settling.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import replace
@@ -108,7 +109,7 @@ class LedgerPointsService(PointsService):
                 debit,
                 cutoff,
                 self.policy.orphan_policy,
-                lambda n, order=debit.order_id: Reference.of("refund", order, n),
+                functools.partial(Reference.of, "refund", debit.order_id),
             )
             log.warning(
                 "orphan: debit order=%s member=%s amount=%s answered %s, not delivered again: %s",
