@@ -11,7 +11,7 @@ TEST_STAMP = $(VENV)/.installed-test-$(SUM)
 DEMO    = config/demo.toml
 DEMO_JOURNAL = var/journal.db
 
-.PHONY: install run demo-reset test lint format bench clean
+.PHONY: install run demo-reset test lint format bench docs clean
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,8 +52,12 @@ format: $(TEST_STAMP)
 test: lint
 	$(BIN)/pytest
 
+# The documentation site, into site/ (--strict: a broken link or anchor fails the build).
+docs: $(TEST_STAMP)
+	$(BIN)/mkdocs build --strict
+
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) var site .pytest_cache .ruff_cache .mypy_cache *.egg-info

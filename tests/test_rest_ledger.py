@@ -249,8 +249,8 @@ def test_the_readme_example_is_valid():
     import tomllib
     from pathlib import Path
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme[readme.index("### A legacy REST points system") :]
+    readme = (Path(__file__).parent.parent / "docs" / "connectors" / "ledgers.md").read_text()
+    section = readme[readme.index("## A legacy REST points system") :]
     block = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
     options = tomllib.loads(block)["points"]["options"]
     loaded = validate_options(RestLedgerConnector, options)

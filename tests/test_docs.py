@@ -1,0 +1,139 @@
+"""The documentation: the README's tour works as pasted, the site builds strictly, and the
+configuration reference, config/example.toml and config/examples/ agree with the schemas."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from connectors.registry import available
+from gateway import reference
+from gateway.config import load_settings
+from tests.servers import REPO, clean_env, free_port, running
+
+README = REPO / "README.md"
+EXAMPLES = sorted((REPO / "config" / "examples").glob("*.toml"))
+
+
+def test_the_reference_page_is_generated_from_the_schemas():
+    page = REPO / "docs" / "reference" / "configuration.md"
+    assert page.read_text() == reference.render(), (
+        "run: .venv/bin/python -m gateway.reference > docs/reference/configuration.md"
+    )
+
+
+def test_example_toml_names_exactly_the_keys_the_schemas_know():
+    missing, unknown = reference.disagreements(
+        reference.gateway_keys(), reference.gateway_documented()
+    )
+    assert (missing, unknown) == ([], [])
+    described = reference.gateway_documented()
+    assert [k for k in described if not described[k]] == []
+
+
+@pytest.mark.parametrize("name", sorted(available()))
+def test_the_examples_name_exactly_each_connector_s_options(name: str):
+    named = reference.connector_documented(name)
+    missing, unknown = reference.disagreements(reference.connector_keys(name), named)
+    assert (missing, unknown) == ([], []), f"config/examples/ and {name}'s options disagree"
+    assert [k for k in named if not named[k]] == []
+
+
+def test_the_checker_sees_a_key_the_schemas_do_not_know():
+    text = "[gateway]\nsecret_key = 'x'\n# tokn_ttl_seconds = 5   # a typo\n"
+    missing, unknown = reference.disagreements(reference.gateway_keys(), reference.documented(text))
+    assert unknown == ["gateway.tokn_ttl_seconds"] and "gateway.token_ttl_seconds" in missing
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_every_example_loads_through_the_real_loader(path: Path):
+    settings = load_settings(path, {})
+    assert settings.profile.name in available() and settings.points.name in available()
+
+
+def test_the_examples_cover_every_connector_and_way_of_keeping_points():
+    used = set()
+    for path in EXAMPLES:
+        settings = load_settings(path, {})
+        used |= {("profile", settings.profile.name), ("points", settings.points.name)}
+    assert {name for _, name in used} == set(available())
+    assert {("points", p) for p in ("csv", "successfactors", "sql_ledger", "rest_ledger")} <= used
+
+
+def test_the_readme_is_short_and_its_links_resolve():
+    text = README.read_text()
+    assert len(text.splitlines()) <= 200
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):
+        assert (REPO / target).exists(), target
+
+
+@pytest.mark.skipif(
+    shutil.which("mkdocs", path=str(Path(sys.executable).parent)) is None,
+    reason="mkdocs is not installed (pip install -e '.[test]')",
+)
+def test_the_site_builds_strictly(tmp_path: Path):
+    """--strict: a broken link or anchor, or a page left out of the nav, fails the build."""
+    built = subprocess.run(
+        [str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-d", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(NO_MKDOCS_2_WARNING="1"),
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert (tmp_path / "reference" / "configuration" / "index.html").exists()
+
+
+def tour() -> list[tuple[str, str | None]]:
+    """The tour's shell blocks, each with the JSON block that follows it (if any)."""
+    section = README.read_text().split("## A five-minute tour", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(sh|json)\n(.*?)```", section, re.S)
+    steps: list[tuple[str, str | None]] = []
+    for kind, body in blocks:
+        if kind == "sh":
+            steps.append((body, None))
+        else:
+            steps[-1] = (steps[-1][0], body.strip())
+    return steps
+
+
+@pytest.mark.slow
+def test_the_readme_tour_works_as_pasted(tmp_path: Path):
+    port = free_port()
+    env = clean_env(GATEWAY_DATABASE_URL=f"sqlite:///{tmp_path / 'journal.db'}")
+    argv = [sys.executable, "-m", "gateway", "serve", "--config", "config/demo.toml"]
+    argv += ["--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    steps = tour()
+    assert len(steps) >= 5
+    script = "set -e\n" + "\necho '@@@'\n".join(
+        command.replace("localhost:8000", f"localhost:{port}") for command, _ in steps
+    )
+    bin_dir = Path(sys.executable).parent
+    with running(argv, f"http://127.0.0.1:{port}", env=env):
+        done = subprocess.run(
+            ["bash", "-c", script],
+            cwd=REPO,
+            env={**env, "PATH": f"{bin_dir}:{env['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    outputs = done.stdout.split("@@@\n")
+    assert len(outputs) == len(steps)
+    for (command, expected), output in zip(steps, outputs, strict=True):
+        if expected is None:
+            assert output.strip(), command
+            continue
+        if "..." in expected:  # an abridged answer: what is shown is how it begins
+            shown = expected.split("...", 1)[0]
+            assert output.replace(" ", "").startswith(shown.replace(" ", "")), (command, output)
+        else:
+            assert json.loads(output) == json.loads(expected), (command, output)
