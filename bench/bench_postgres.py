@@ -33,7 +33,7 @@ TARGET = 0.7
 
 
 def _fresh_database(url: str) -> str:
-    """The gateway's tables dropped (it makes them), the bare app's made; a psycopg URL."""
+    """The gateway's journal made anew, the bare app's tables too; a psycopg URL."""
     from sqlalchemy import create_engine, text
 
     from gateway.config import resolve_database_url
@@ -43,6 +43,7 @@ def _fresh_database(url: str) -> str:
     engine = create_engine(resolved)
     with engine.begin() as conn:
         metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         conn.execute(text("DROP TABLE IF EXISTS bench_orders, bench_accounts"))
         conn.execute(text("CREATE TABLE bench_orders (order_id TEXT PRIMARY KEY, body TEXT)"))
         conn.execute(
@@ -58,6 +59,11 @@ def _fresh_database(url: str) -> str:
             {"n": USERS - 1},
         )
     engine.dispose()
+    from gateway.journal import Journal
+
+    journal = Journal(resolved)  # what `points-gateway db upgrade` does, once
+    journal.create_schema()
+    journal.dispose()
     return resolved.replace("postgresql+psycopg://", "postgresql://")
 
 

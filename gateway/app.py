@@ -93,7 +93,7 @@ def token_authority(settings: Settings) -> TokenAuthority:
 def build_gateway(settings: Settings) -> Gateway:
     """Connectors, journal and service for `settings` (also used by the CLI, without Flask)."""
     factory = ConnectorFactory()
-    journal = Journal(settings.database_url)
+    journal = Journal(settings.database_url, settings.database_schema)
     profiles: ProfileSource = _role(factory, "profile", settings.profile, ProfileSource)
     cache = None
     if settings.profile_cache is not None:
@@ -150,7 +150,7 @@ def create_app(settings: Settings | str | Path | None = None) -> Flask:
     if settings.demo:
         log.warning("%s is a demo configuration: its keys are public", settings.source)
     gateway = build_gateway(settings)
-    gateway.journal.create_schema()
+    gateway.journal.require_schema(settings.auto_migrate)
 
     app = Flask(__name__)
     app.config.update(

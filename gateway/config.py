@@ -55,6 +55,14 @@ class GatewaySection(Schema):
         fields.String(validate=validate.Length(min=8)), load_default=list
     )
     database_url = fields.String(load_default="sqlite:///var/journal.db")
+    # PostgreSQL only: the schema of the journal's tables, so they need not share `public` with
+    # other applications' tables ("": the search path's first, normally public).
+    database_schema = fields.String(
+        load_default="", validate=validate.Regexp(r"^([a-z_][a-z0-9_]{0,62})?$")
+    )
+    # PostgreSQL only: `serve` upgrades the journal's schema itself. Off by default: several
+    # hosts must not race a migration; run `points-gateway db upgrade` once instead.
+    auto_migrate = fields.Boolean(load_default=False)
     identity = fields.String(load_default="employee_id", validate=validate.OneOf(IDENTITY_FIELDS))
     max_decimals = fields.Integer(
         load_default=2, validate=validate.Range(min=0, max=MAX_SUPPORTED_DECIMALS)
@@ -187,6 +195,8 @@ class Settings:
     demo: bool = False  # the configuration says it is a public demo
     body_timeout_seconds: float = 10.0
     refund_replay_window_seconds: float = 0.0
+    database_schema: str | None = None  # PostgreSQL: the journal's schema
+    auto_migrate: bool = False
 
     def dialect_for(self, endpoint: str) -> str:
         return self.dialects.get(endpoint, "legacy")
@@ -283,6 +293,8 @@ def load_settings(
         database_url = resolve_database_url(environ["GATEWAY_DATABASE_URL"], Path.cwd())
     else:
         database_url = resolve_database_url(gw["database_url"], base)
+    if gw["database_schema"] and make_url(database_url).get_backend_name() != "postgresql":
+        raise ConfigError("gateway.database_schema: only a PostgreSQL journal has schemas")
     return Settings(
         source=path,
         secret_keys=(*gw["old_secret_keys"], secret),
@@ -308,6 +320,8 @@ def load_settings(
         sso=data["sso"],
         network=data["network"],
         tls=_tls(data["server"], base),
+        database_schema=gw["database_schema"] or None,
+        auto_migrate=gw["auto_migrate"],
         demo=gw["demo"],
         body_timeout_seconds=data["server"]["body_timeout_seconds"],
         refund_replay_window_seconds=gw["refund_replay_window_seconds"],

@@ -12,7 +12,7 @@ import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from gateway.app import create_app
 from gateway.config import load_settings, resolve_database_url
@@ -74,7 +74,18 @@ def reset_postgres(url: str) -> None:
     engine = create_engine(resolve_database_url(url, Path.cwd()))
     with engine.begin() as conn:
         metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))  # the schema's revision
     engine.dispose()
+
+
+def fresh_postgres(url: str) -> str:
+    """An empty journal at this release's schema, as an operator leaves it after running
+    `points-gateway db upgrade` once before serving from PostgreSQL."""
+    reset_postgres(url)
+    upgraded = Journal(url)
+    upgraded.create_schema()
+    upgraded.dispose()
+    return url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -84,8 +95,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'journal.db'}"
     if not PG_URL:
         pytest.skip(PG_SKIP)
-    reset_postgres(PG_URL)
-    return PG_URL
+    return fresh_postgres(PG_URL)
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ import logging
 
 import pytest
 
-from tests.conftest import PG_SKIP, PG_URL, assert_failure, reset_postgres, write_config
+from tests.conftest import PG_SKIP, PG_URL, assert_failure, fresh_postgres, write_config
 from tests.servers import free_port
 from tests.test_cli import run
 
@@ -24,8 +24,7 @@ def database_url(request):
     """The outage is a PostgreSQL one (a SQLite file does not go away): PostgreSQL only."""
     if not PG_URL:
         pytest.skip(PG_SKIP)
-    reset_postgres(PG_URL)
-    return PG_URL
+    return fresh_postgres(PG_URL)
 
 
 @pytest.fixture

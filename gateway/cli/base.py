@@ -16,6 +16,7 @@ import click
 from connectors.base import ConnectorError
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.journal import JOURNAL_DOWN, why_down
+from gateway.journal.schema import SchemaBehind
 from gateway.keys import require_strong_keys
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def operator_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, ConnectorError) as exc:
+        except (ConfigError, ConnectorError, SchemaBehind) as exc:
             click.echo(f"points-gateway: error: {exc}", err=True)
             sys.exit(2)
         except JOURNAL_DOWN as exc:
@@ -75,9 +76,9 @@ def open_journal(settings: Settings) -> Iterator[Journal]:
     """The configured journal, its schema made, disposed of on leaving."""
     from gateway.journal import Journal
 
-    store = Journal(settings.database_url)
+    store = Journal(settings.database_url, settings.database_schema)
     try:
-        store.create_schema()
+        store.require_schema(settings.auto_migrate)
         yield store
     finally:
         store.dispose()

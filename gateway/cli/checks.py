@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 
 from gateway.cli.base import _settings, config_option, main, operator_errors
 from gateway.journal import why_down
+from gateway.journal.schema import SchemaBehind
 from gateway.keys import FRESH_KEY, new_key, weak_keys
 
 
@@ -52,8 +53,10 @@ def check(config_path: str | None) -> None:
     click.echo(f"config   ok  {settings.source}")
     gateway = build_gateway(settings)
     try:
-        gateway.journal.create_schema()
+        gateway.journal.require_schema(settings.auto_migrate)
         report = gateway.service.readiness()
+    except SchemaBehind as exc:
+        report = {"journal": f"behind: {exc}"}
     except Exception as exc:  # the journal's own error, shown as a reason, not a traceback
         report = {"journal": f"unreachable: {why_down(exc)}"}
     finally:

@@ -106,7 +106,7 @@ def _ledger_worker(config_path: str | None) -> Iterator[Any]:
                 err=True,
             )
             sys.exit(0)
-        gateway.journal.create_schema()
+        gateway.journal.require_schema(settings.auto_migrate)
         ledger = settings.ledger
         yield Worker(gateway.service, ledger["worker_interval_seconds"], ledger["worker_threads"])
     finally:

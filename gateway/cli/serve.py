@@ -20,6 +20,8 @@ def _metrics_directory() -> None:
     if not folder:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="points-gateway-metrics-")
         return
+    # A folder nobody made yet (a container's volume, say): without it every request is a 500.
+    Path(folder).mkdir(mode=0o700, parents=True, exist_ok=True)
     for stale in Path(folder).glob("*.db"):
         stale.unlink()
 
@@ -45,7 +47,7 @@ def serve(
     # Fail here, once, with one line, rather than in every worker with a traceback.
     gateway = build_gateway(settings)
     try:
-        gateway.journal.create_schema()
+        gateway.journal.require_schema(settings.auto_migrate)
     finally:
         gateway.close()
     click.echo(f"points-gateway: serving {settings.source}", err=True)

@@ -30,8 +30,8 @@ def _store(config_path: str | None) -> TokenStore:
     from gateway.xoxoday.tokens import TokenStore
 
     settings = _settings(config_path, serving=True)  # it seals with secret_key
-    journal = Journal(settings.database_url)
-    journal.create_schema()
+    journal = Journal(settings.database_url, settings.database_schema)
+    journal.require_schema(settings.auto_migrate)
     return TokenStore(journal, Sealer(settings.secret_keys))
 
 

@@ -73,17 +73,35 @@ def private_database_file(path: Path) -> None:
             log.warning("%s is readable by others and cannot be made private", file)
 
 
-def postgres_engine(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+def postgres_engine(url: str, namespace: str | None = None) -> Engine:
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        hide_parameters=True,
+        connect_args=_search_path(namespace),
+    )
 
 
-def postgres_reader(url: str) -> Engine:
+def postgres_reader(url: str, namespace: str | None = None) -> Engine:
     """Reads of one statement need no transaction (BEGIN, and ROLLBACK at check-in) and no
     ping at checkout: each was a round trip as long as the read. A read on a connection that
     died meanwhile is tried once more on a new one (see hot.py), as a ping would have."""
     return create_engine(
-        url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5, hide_parameters=True
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=5,
+        max_overflow=5,
+        hide_parameters=True,
+        connect_args=_search_path(namespace),
     )
+
+
+def _search_path(namespace: str | None) -> dict[str, Any]:
+    """The journal's tables in `namespace` (a name the configuration checked): every
+    statement names them unqualified, and the search path finds them there."""
+    return {"options": f"-c search_path={namespace}"} if namespace else {}
 
 
 class HostWriteLock:

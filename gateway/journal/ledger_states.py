@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, inspect, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.journal.records import (
@@ -32,7 +32,7 @@ from gateway.journal.statements import (
     inserted_id,
     open_account,
 )
-from gateway.journal.tables import ADDED_COLUMNS, ADDED_INDEXES, leases, operations
+from gateway.journal.tables import leases, operations
 
 op = operations.c
 
@@ -214,14 +214,3 @@ class LedgerStates:
                     {**params, "b_amount": operation.amount},
                 )
         return True
-
-
-def add_missing_columns(conn: Connection) -> None:
-    """Bring a journal made by an earlier release up to date (the new columns are nullable)."""
-    have = {column["name"] for column in inspect(conn).get_columns("operations")}
-    for name in ADDED_COLUMNS:
-        if name not in have:
-            kind = op[name].type.compile(dialect=conn.dialect)
-            conn.execute(text(f"ALTER TABLE operations ADD COLUMN {name} {kind}"))
-    for index in ADDED_INDEXES:
-        index.create(conn, checkfirst=True)

@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 
+from gateway.journal import schema
 from gateway.journal.deliveries import Deliveries
 from gateway.journal.engines import (
     HostWriteLock,
@@ -27,7 +28,7 @@ from gateway.journal.engines import (
     sqlite_engine,
 )
 from gateway.journal.hot import HotPath
-from gateway.journal.ledger_states import LedgerStates, add_missing_columns
+from gateway.journal.ledger_states import LedgerStates
 from gateway.journal.records import (
     Operation,
     OrderExists,
@@ -47,7 +48,7 @@ from gateway.journal.statements import (
     inserted_id,
     open_account,
 )
-from gateway.journal.tables import metadata, operations
+from gateway.journal.tables import operations
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,11 @@ class LockedAccount:
 class Journal(LedgerStates, Deliveries):
     """The journal database. Engines open lazily, so a forked worker makes its own."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str | None = None) -> None:
+        """`namespace`: the PostgreSQL schema of the journal's tables (default: the search
+        path's first, normally `public`)."""
         self.url = url
+        self.namespace = namespace or None
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self._lock = threading.Lock()
         self._writer: Engine | None = None
@@ -127,7 +131,7 @@ class Journal(LedgerStates, Deliveries):
                     self._writer = (
                         sqlite_engine(self.url, writer=True)
                         if self.is_sqlite
-                        else postgres_engine(self.url)
+                        else postgres_engine(self.url, self.namespace)
                     )
         return self._writer
 
@@ -139,7 +143,7 @@ class Journal(LedgerStates, Deliveries):
                     self._reader = (
                         sqlite_engine(self.url, writer=False)
                         if self.is_sqlite
-                        else postgres_reader(self.url)
+                        else postgres_reader(self.url, self.namespace)
                     )
         return self._reader
 
@@ -155,16 +159,22 @@ class Journal(LedgerStates, Deliveries):
             yield conn
 
     def create_schema(self) -> None:
-        # Several workers or hosts may start at once: a lost race to CREATE is not an error.
-        for attempt in range(3):
-            try:
-                with self._write() as conn:
-                    metadata.create_all(conn, checkfirst=True)
-                    add_missing_columns(conn)
-                return
-            except (IntegrityError, ProgrammingError, OperationalError):
-                if attempt == 2:
-                    raise
+        """This release's schema, upgraded to (gateway/journal/schema.py)."""
+        with self._write() as conn:
+            schema.upgrade(conn, self.namespace)
+
+    def require_schema(self, migrate: bool) -> None:
+        """Ready to serve: an embedded SQLite journal, or any with `migrate`, is upgraded; a
+        PostgreSQL journal several hosts share must already be (SchemaBehind otherwise)."""
+        if migrate or self.is_sqlite:
+            self.create_schema()
+            return
+        with self.reader.connect() as conn:
+            schema.require(conn)
+
+    def revision(self) -> str | None:
+        with self.reader.connect() as conn:
+            return schema.current(conn)
 
     def ping(self) -> None:
         with self.reader.connect() as conn:

@@ -135,19 +135,3 @@ xoxoday_tokens = Table(
     Column("refresh_expires_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
-
-#: Columns added after the first release: create_schema adds them to an older journal.
-ADDED_COLUMNS = (
-    "reference",
-    "attempts",
-    "claimed_until",
-    "next_attempt_at",
-    "sent_at",
-    "updated_at",
-    "detail",
-    "answered",
-    "answered_at",
-    "orphan",
-)
-#: Indexes added after the first release, created on an older journal too.
-ADDED_INDEXES = (UNANSWERED, ORPHANS)

@@ -1,0 +1,57 @@
+"""`points-gateway db current` and `db upgrade`: the journal's versioned schema."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gateway.cli.base import _settings, config_option, main, operator_errors
+
+
+@main.group()
+def db() -> None:
+    """The journal's schema: which revision it is at, and upgrading it to this release's."""
+
+
+@db.command("current")
+@config_option
+@operator_errors
+def db_current(config_path: str | None) -> None:
+    """Print the journal's revision and this release's; exit 1 when they differ."""
+    from gateway.journal import Journal
+    from gateway.journal.schema import head
+
+    settings = _settings(config_path)
+    journal = Journal(settings.database_url, settings.database_schema)
+    try:
+        found = journal.revision()
+    finally:
+        journal.dispose()
+    wanted = head()
+    click.echo(f"journal  {found or 'none (an empty database, or one made by 0.1.0)'}")
+    click.echo(f"release  {wanted}")
+    if found != wanted:
+        click.echo("run `points-gateway db upgrade` to bring the journal to this release", err=True)
+        sys.exit(1)
+
+
+@db.command("upgrade")
+@config_option
+@operator_errors
+def db_upgrade(config_path: str | None) -> None:
+    """Upgrade the journal's schema to this release's (once, from one host: it takes a lock)."""
+    from gateway.journal import Journal
+
+    settings = _settings(config_path)
+    journal = Journal(settings.database_url, settings.database_schema)
+    try:
+        before = journal.revision()
+        journal.create_schema()
+        after = journal.revision()
+    finally:
+        journal.dispose()
+    if before == after:
+        click.echo(f"journal already at {after}")
+    else:
+        click.echo(f"journal upgraded: {before or 'none'} -> {after}")
