@@ -145,3 +145,19 @@ def test_connector_calls_retries_and_breaker_are_counted():
     )
     assert sample("points_gateway_connector_retries_total", connector=name) == 1
     assert sample("points_gateway_breaker_open", connector=name) == 1
+
+
+@pytest.mark.slow
+def test_a_metrics_folder_that_does_not_exist_yet_is_made(tmp_path):
+    """Found running the container: PROMETHEUS_MULTIPROC_DIR naming a folder nobody had made
+    turned every request into a 500 (each counter's file could not be opened)."""
+    from tests.servers import clean_env, serving
+
+    write_csv(tmp_path / "employees.csv", EMPLOYEES)
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'journal.db'}")
+    folder = tmp_path / "state" / "metrics"
+    env = clean_env("PROMETHEUS_", PROMETHEUS_MULTIPROC_DIR=str(folder))
+    with serving(config, "--workers", "1", env=env) as server:
+        assert requests.get(f"{server.base}/healthz", timeout=10).status_code == 200
+        assert requests.get(f"{server.base}/metrics", timeout=10).status_code == 200
+    assert folder.is_dir() and oct(folder.stat().st_mode & 0o777) == "0o700"
