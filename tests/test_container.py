@@ -182,3 +182,28 @@ def test_the_image_serves_balance_as_a_non_root_user(image: str, tmp_path: Path)
         assert SECRET not in logs.stdout + logs.stderr
     finally:
         run("docker", "rm", "-f", name, timeout=120)
+
+
+def test_the_compose_file_runs_the_migration_before_the_gateway_and_the_worker():
+    """compose itself cannot run here (no image can be pulled, no compose plugin): its
+    structure is checked, and the config it mounts loads through the real loader."""
+    yaml = pytest.importorskip("yaml")
+    from gateway.config import load_settings
+
+    folder = REPO / "deploy" / "container"
+    compose = yaml.safe_load((folder / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "migrate", "gateway", "worker"}
+    assert services["migrate"]["command"] == ["db", "upgrade"]
+    for name in ("gateway", "worker"):
+        assert services[name]["depends_on"] == {
+            "migrate": {"condition": "service_completed_successfully"}
+        }
+        assert (REPO / services[name]["build"]["dockerfile"]).is_file()
+        mounts = {m.split(":")[1] for m in services[name]["volumes"]}
+        assert "/etc/points-gateway/gateway.toml" in mounts
+    settings = load_settings(
+        folder / "gateway.toml",
+        {"GATEWAY_DATABASE_URL": services["gateway"]["environment"]["GATEWAY_DATABASE_URL"]},
+    )
+    assert settings.database_url.startswith("postgresql") and not settings.ledger["worker_in_serve"]
