@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from gateway.cli.base import _settings, config_option, main, operator_errors
+
+if TYPE_CHECKING:
+    from gateway.journal import Journal
+
+
+@contextmanager
+def _journal(config_path: str | None) -> Iterator[Journal]:
+    """The configured journal as it is: these commands are what prepares its schema."""
+    from gateway.journal import Journal
+
+    settings = _settings(config_path)
+    journal = Journal(settings.database_url, settings.database_schema)
+    try:
+        yield journal
+    finally:
+        journal.dispose()
 
 
 @main.group()
@@ -19,15 +38,10 @@ def db() -> None:
 @operator_errors
 def db_current(config_path: str | None) -> None:
     """Print the journal's revision and this release's; exit 1 when they differ."""
-    from gateway.journal import Journal
     from gateway.journal.schema import head
 
-    settings = _settings(config_path)
-    journal = Journal(settings.database_url, settings.database_schema)
-    try:
+    with _journal(config_path) as journal:
         found = journal.revision()
-    finally:
-        journal.dispose()
     wanted = head()
     click.echo(f"journal  {found or 'none (an empty database, or one made by 0.1.0)'}")
     click.echo(f"release  {wanted}")
@@ -41,16 +55,10 @@ def db_current(config_path: str | None) -> None:
 @operator_errors
 def db_upgrade(config_path: str | None) -> None:
     """Upgrade the journal's schema to this release's (once, from one host: it takes a lock)."""
-    from gateway.journal import Journal
-
-    settings = _settings(config_path)
-    journal = Journal(settings.database_url, settings.database_schema)
-    try:
+    with _journal(config_path) as journal:
         before = journal.revision()
         journal.create_schema()
         after = journal.revision()
-    finally:
-        journal.dispose()
     if before == after:
         click.echo(f"journal already at {after}")
     else:
