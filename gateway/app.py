@@ -14,7 +14,7 @@ from flask import Flask
 from connectors.base import GrantsSource, PointsLedger, ProfileSource
 from connectors.cache import CachedProfiles
 from connectors.registry import ConnectorFactory
-from gateway import api, logs, network
+from gateway import api, console, logs, network
 from gateway.auth import ApiKeys, TokenAuthority
 from gateway.config import ConfigError, ConnectorSettings, Settings, load_settings
 from gateway.journal import Journal
@@ -161,5 +161,6 @@ def create_app(settings: Settings | str | Path | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # answers keep the seed's key order
     app.extensions["points_gateway"] = gateway
     api.register(app)
+    console.register(app, gateway)
     network.install(app, settings.network)
     return app

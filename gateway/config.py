@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,20 @@ class LedgerSection(Schema):
     worker_threads = fields.Integer(load_default=4, validate=validate.Range(min=1, max=64))
 
 
+class ConsoleSection(Schema):
+    # The operator console at /console/ (gateway/console): off unless enabled.
+    enabled = fields.Boolean(load_default=False)
+    # A session ends this long after login.
+    session_minutes = fields.Integer(load_default=30, validate=validate.Range(min=1, max=1440))
+    # Behind an authenticating proxy: the header naming the operator (an existing one).
+    trusted_user_header = fields.String(load_default="")
+    # Failed logins per account and per address before they wait lockout_seconds.
+    max_failures = fields.Integer(load_default=5, validate=validate.Range(min=1))
+    lockout_seconds = fields.Integer(load_default=300, validate=validate.Range(min=1))
+    # Session cookies only over HTTPS; false only to try the console over plain HTTP locally.
+    secure_cookies = fields.Boolean(load_default=True)
+
+
 class ConfigSchema(Schema):
     gateway = fields.Nested(GatewaySection, required=True)
     profile = fields.Nested(ProfileSection, required=True)
@@ -156,6 +170,7 @@ class ConfigSchema(Schema):
     xoxoday = fields.Nested(XoxodaySection, load_default=None)  # for the SSO launch
     sso = fields.Nested(SsoSection, load_default=lambda: SsoSection().load({}))
     network = fields.Nested(NetworkSection, load_default=lambda: NetworkSection().load({}))
+    console = fields.Nested(ConsoleSection, load_default=lambda: ConsoleSection().load({}))
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,7 @@ class Settings:
     body_timeout_seconds: float = 10.0
     refund_replay_window_seconds: float = 0.0
     database_schema: str | None = None  # PostgreSQL: the journal's schema
+    console: dict[str, Any] = field(default_factory=lambda: ConsoleSection().load({}))
     auto_migrate: bool = False
 
     def dialect_for(self, endpoint: str) -> str:
@@ -322,6 +338,7 @@ def load_settings(
         tls=_tls(data["server"], base),
         database_schema=gw["database_schema"] or None,
         auto_migrate=gw["auto_migrate"],
+        console=data["console"],
         demo=gw["demo"],
         body_timeout_seconds=data["server"]["body_timeout_seconds"],
         refund_replay_window_seconds=gw["refund_replay_window_seconds"],

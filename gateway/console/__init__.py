@@ -1,0 +1,55 @@
+"""The operator console at /console/: server-rendered pages for support and finance, on the same
+service and journal layers as the API. Off unless `[console] enabled = true`.
+
+Who gets in: operators from the journal (`points-gateway operator add`), by password through a
+login form (Flask-Login session, Flask-WTF CSRF on every form, failed logins counted per
+account and address), or, with `[console] trusted_user_header`, by the name an authenticating
+proxy puts in that header. An auth_token or api_key never opens it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask_login import LoginManager
+
+from gateway.console import views
+from gateway.console.access import ConsoleUser, load_user, user_from_header
+
+
+def register(app: Flask, gateway: Any) -> None:
+    console = gateway.settings.console
+    if not console["enabled"]:
+        return
+    # Sessions are signed with a key of their own, derived from secret_key.
+    signing = gateway.settings.secret_keys[-1].encode()
+    app.secret_key = hmac.new(signing, b"points-gateway console sessions", hashlib.sha256).digest()
+    app.config.update(
+        SESSION_COOKIE_NAME="points_gateway_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=console["secure_cookies"],
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_PATH="/console",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=console["session_minutes"]),
+        WTF_CSRF_TIME_LIMIT=console["session_minutes"] * 60,
+        # Flask-Login's "remember me" is never offered; its cookie, were it set, is as strict.
+        REMEMBER_COOKIE_PATH="/console",
+        REMEMBER_COOKIE_SECURE=console["secure_cookies"],
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Strict",
+    )
+    logins = LoginManager()
+    logins.login_view = "console.login"
+    logins.session_protection = "strong"
+    logins.user_loader(lambda name: load_user(gateway, name))
+    if console["trusted_user_header"]:
+        logins.request_loader(lambda request: user_from_header(gateway, request))
+    logins.init_app(app)
+    app.register_blueprint(views.bp)
+
+
+__all__ = ["ConsoleUser", "register"]

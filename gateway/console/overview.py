@@ -1,0 +1,65 @@
+"""What the overview shows, read from the journal with indexed queries (no money rule here:
+these are counts of what the service layer recorded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from gateway.journal.records import UNFINISHED, as_utc, utcnow
+from gateway.journal.tables import leases, operations, xoxoday_tokens
+
+op = operations.c
+
+
+@dataclass
+class Overview:
+    since: datetime
+    last_day: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, state) -> count
+    unfinished: int = 0
+    oldest_unfinished: datetime | None = None
+    orphans: dict[str, int] = field(default_factory=dict)  # handling -> count
+    health: dict[str, str] = field(default_factory=dict)
+    cache: dict[str, Any] | None = None
+    tokens: list[tuple[str, datetime | None, datetime | None]] = field(default_factory=list)
+    leases: list[tuple[str, str, datetime]] = field(default_factory=list)
+
+
+def overview(gateway: Any) -> Overview:
+    now = utcnow()
+    found = Overview(since=now - timedelta(hours=24))
+    with gateway.journal.reader.connect() as conn:
+        counted = conn.execute(
+            select(op.kind, op.state, func.count())
+            .where(op.created_at >= found.since)
+            .group_by(op.kind, op.state)
+        )
+        found.last_day = {(kind, state): count for kind, state, count in counted}
+        count, oldest = conn.execute(
+            select(func.count(), func.min(op.created_at)).where(op.state.in_(UNFINISHED))
+        ).one()
+        found.unfinished, found.oldest_unfinished = count, oldest and as_utc(oldest)
+        orphans = conn.execute(
+            select(op.orphan, func.count()).where(op.orphan.is_not(None)).group_by(op.orphan)
+        )
+        found.orphans = {handling: n for handling, n in orphans}
+        t = xoxoday_tokens.c
+        found.tokens = [
+            (name, access and as_utc(access), refresh and as_utc(refresh))
+            for name, access, refresh in conn.execute(
+                select(t.name, t.access_expires_at, t.refresh_expires_at)
+            )
+        ]
+        found.leases = [
+            (name, holder, as_utc(until))
+            for name, holder, until in conn.execute(
+                select(leases.c.name, leases.c.holder, leases.c.until)
+            )
+        ]
+    found.health = gateway.service.readiness()
+    if gateway.profile_cache is not None:
+        found.cache = gateway.profile_cache.stats()
+    return found

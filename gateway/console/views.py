@@ -1,0 +1,97 @@
+"""The console's pages: log in and out, the overview, the audit of operator actions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from gateway.console.access import ConsoleUser, Lockout
+from gateway.console.overview import overview
+from gateway.journal.operators import Audit, Operators
+
+bp = Blueprint(
+    "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
+)
+log = logging.getLogger(__name__)
+
+
+class LoginForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+class ActionForm(FlaskForm):
+    """A form with nothing but its CSRF token (log out)."""
+
+
+def _gateway() -> Any:
+    return current_app.extensions["points_gateway"]
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    # Operator pages: never cached, never framed.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    form = LoginForm()
+    problem = None
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            problem, status = "The form expired or was not sent from this page: try again.", 400
+        else:
+            lockout = Lockout(_gateway())
+            name, address = form.name.data, request.remote_addr
+            if lockout.locked(name, address):
+                log.warning("console: login refused, locked out: %s from %s", name, address)
+                problem, status = "Too many failed attempts: wait a few minutes.", 429
+            else:
+                found = Operators(_gateway().journal).verify(name, form.password.data)
+                if found is None:
+                    lockout.failed(name, address)
+                    log.warning("console: failed login for %r from %s", name, address)
+                    problem, status = "Wrong name or password.", 401
+                else:
+                    lockout.succeeded(name, address)
+                    session.permanent = True  # the session ends session_minutes from now
+                    login_user(ConsoleUser(found))
+                    Audit(_gateway().journal).record(found.name, "login", address)
+                    return redirect(url_for("console.home"))
+    return render_template("console/login.html", form=form, problem=problem), status
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    if ActionForm().validate_on_submit():
+        Audit(_gateway().journal).record(current_user.name, "logout")
+        logout_user()
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/")
+@login_required
+def home() -> str:
+    return render_template("console/overview.html", o=overview(_gateway()), logout=ActionForm())
+
+
+@bp.get("/audit")
+@login_required
+def audit() -> str:
+    before = request.args.get("before", type=int)
+    entries = Audit(_gateway().journal).recent(50, before)
+    more = entries[-1].id if len(entries) == 50 else None
+    return render_template("console/audit.html", entries=entries, more=more, logout=ActionForm())

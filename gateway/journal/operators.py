@@ -1,0 +1,159 @@
+"""The console's people and what they did: operator accounts (scrypt password hashes), failed
+logins counted per account and per address (in the journal, so every worker and host sees
+them), and the audit of every action an operator takes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from gateway.errors import GatewayError
+from gateway.journal.records import as_utc, utcnow
+from gateway.journal.store import Journal
+from gateway.journal.tables import audit, login_failures, operators
+
+ROLES = ("viewer", "operator")
+NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+MIN_PASSWORD = 12
+# Hashed when a name is unknown, so a wrong name takes as long as a wrong password.
+_NOBODY = generate_password_hash("no operator has this password")
+
+
+class OperatorRefused(GatewayError):
+    """A name, role or password the console cannot take."""
+
+    error_code = "operator_refused"
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    role: str
+
+    @property
+    def may_act(self) -> bool:
+        """An operator may resolve and mark operations; a viewer only looks."""
+        return self.role == "operator"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    operator: str
+    action: str
+    target: str | None
+    reason: str | None
+
+
+class Operators:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    def add(self, name: str, role: str, password: str) -> Operator:
+        if not NAME.fullmatch(name):
+            raise OperatorRefused("a name is 1-64 letters, digits and . _ @ -")
+        if role not in ROLES:
+            raise OperatorRefused(f"a role is one of {', '.join(ROLES)}")
+        if len(password) < MIN_PASSWORD:
+            raise OperatorRefused(f"a password has at least {MIN_PASSWORD} characters")
+        row = {"name": name, "role": role, "created_at": utcnow()}
+        row["password_hash"] = generate_password_hash(password)
+        try:
+            with self.journal._write() as conn:
+                conn.execute(insert(operators).values(row))
+        except IntegrityError:
+            raise OperatorRefused(f"an operator named {name!r} exists already") from None
+        return Operator(name, role)
+
+    def remove(self, name: str) -> bool:
+        with self.journal._write() as conn:
+            return conn.execute(delete(operators).where(operators.c.name == name)).rowcount == 1
+
+    def all(self) -> list[Operator]:
+        with self.journal.reader.connect() as conn:
+            rows = conn.execute(select(operators.c.name, operators.c.role).order_by("name"))
+            return [Operator(name, role) for name, role in rows]
+
+    def get(self, name: str) -> Operator | None:
+        with self.journal.reader.connect() as conn:
+            row = conn.execute(
+                select(operators.c.name, operators.c.role).where(operators.c.name == name)
+            ).first()
+        return Operator(*row) if row else None
+
+    def verify(self, name: str, password: str) -> Operator | None:
+        with self.journal.reader.connect() as conn:
+            row = conn.execute(
+                select(operators.c.role, operators.c.password_hash).where(operators.c.name == name)
+            ).first()
+        if row is None:
+            check_password_hash(_NOBODY, password)
+            return None
+        return Operator(name, row[0]) if check_password_hash(row[1], password) else None
+
+    # -- failed logins -----------------------------------------------------------------------
+    def locked(self, keys: list[str], limit: int, window: timedelta) -> bool:
+        """Whether any of `keys` failed `limit` times within the last `window`."""
+        since = utcnow() - window
+        with self.journal.reader.connect() as conn:
+            rows = conn.execute(
+                select(login_failures.c.failures, login_failures.c.first_at).where(
+                    login_failures.c.key.in_(keys)
+                )
+            ).all()
+        return any(count >= limit and as_utc(first) > since for count, first in rows)
+
+    def failed(self, keys: list[str], window: timedelta) -> None:
+        now = utcnow()
+        with self.journal._write() as conn:
+            for key in keys:
+                row = conn.execute(
+                    select(login_failures.c.first_at).where(login_failures.c.key == key)
+                ).first()
+                if row is None:
+                    conn.execute(insert(login_failures).values(key=key, failures=1, first_at=now))
+                elif as_utc(row[0]) <= now - window:  # an old run of failures: start over
+                    conn.execute(
+                        update(login_failures)
+                        .where(login_failures.c.key == key)
+                        .values(failures=1, first_at=now)
+                    )
+                else:
+                    conn.execute(
+                        update(login_failures)
+                        .where(login_failures.c.key == key)
+                        .values(failures=login_failures.c.failures + 1)
+                    )
+
+    def succeeded(self, keys: list[str]) -> None:
+        with self.journal._write() as conn:
+            conn.execute(delete(login_failures).where(login_failures.c.key.in_(keys)))
+
+
+class Audit:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    def record(
+        self, operator: str, action: str, target: str | None = None, reason: str | None = None
+    ) -> None:
+        row = {"at": utcnow(), "operator": operator, "action": action}
+        with self.journal._write() as conn:
+            conn.execute(insert(audit).values(**row, target=target, reason=reason))
+
+    def recent(self, limit: int = 50, before: int | None = None) -> list[AuditEntry]:
+        """Newest first; `before`: the id the previous page ended at (a keyset cursor)."""
+        query = select(audit).order_by(audit.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(audit.c.id < before)
+        with self.journal.reader.connect() as conn:
+            return [
+                AuditEntry(r.id, as_utc(r.at), r.operator, r.action, r.target, r.reason)
+                for r in conn.execute(query)
+            ]

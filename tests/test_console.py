@@ -1,0 +1,163 @@
+"""The operator console's door: off unless configured, a login with CSRF and a lockout, the
+session's cookie, an auth_token or api_key never letting anyone in, the trusted-header mode,
+and the audit of who came and went (gateway/console)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gateway.app import create_app
+from gateway.journal.operators import Audit, Operators
+from tests.conftest import PROFILE_KEY, write_config
+
+PASSWORD = "correct horse battery staple"
+
+
+def console_config(tmp_path: Path, database_url: str, **console: object) -> Path:
+    path = write_config(tmp_path, database_url)
+    values = {"enabled": True, "secure_cookies": False, **console}
+    lines = ["[console]"] + [
+        f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v) if isinstance(v, str) else v}"
+        for k, v in values.items()
+    ]
+    path.write_text(path.read_text() + "\n".join(lines).replace("'", '"') + "\n")
+    return path
+
+
+@pytest.fixture
+def console_app(tmp_path: Path, employees_csv: Path, database_url: str) -> Flask:
+    app = create_app(console_config(tmp_path, database_url))
+    journal = app.extensions["points_gateway"].journal
+    Operators(journal).add("alice", "operator", PASSWORD)
+    Operators(journal).add("victor", "viewer", PASSWORD)
+    return app
+
+
+def csrf(client: FlaskClient, path: str = "/console/login", base_url: str | None = None) -> str:
+    page = client.get(path, **({"base_url": base_url} if base_url else {})).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def log_in(client: FlaskClient, name: str = "alice", password: str = PASSWORD) -> int:
+    token = csrf(client)
+    answer = client.post(
+        "/console/login", data={"name": name, "password": password, "csrf_token": token}
+    )
+    return answer.status_code
+
+
+def test_the_console_is_off_unless_configured(client: FlaskClient):
+    answer = client.get("/console/")
+    assert answer.status_code == 404 and answer.get_json()["error_code"] == "not_found"
+
+
+def test_an_operator_logs_in_sees_the_overview_and_is_audited(console_app: Flask):
+    client = console_app.test_client()
+    first = client.get("/console/")
+    assert first.status_code == 302 and "/console/login" in first.headers["Location"]
+    assert log_in(client) == 302
+    page = client.get("/console/").get_data(as_text=True)
+    assert "Overview" in page and "alice (operator)" in page and 'id="unfinished">0' in page
+    audit = client.get("/console/audit").get_data(as_text=True)
+    assert "alice" in audit and "login" in audit
+    out = client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+    assert out.status_code == 302 and client.get("/console/").status_code == 302
+    entries = Audit(console_app.extensions["points_gateway"].journal).recent()
+    assert [e.action for e in entries] == ["logout", "login"]
+
+
+def test_a_form_without_its_csrf_token_is_refused(console_app: Flask):
+    client = console_app.test_client()
+    answer = client.post("/console/login", data={"name": "alice", "password": PASSWORD})
+    assert answer.status_code == 400 and client.get("/console/").status_code == 302
+
+
+def test_wrong_passwords_are_refused_then_locked_out_per_account_and_address(
+    console_app: Flask,
+):
+    client = console_app.test_client()
+    for _ in range(5):
+        assert log_in(client, "alice", "not the password at all") == 401
+    # The right password now waits too: the account is locked, from anywhere.
+    assert log_in(client, "alice") == 429
+    other = console_app.test_client()
+    assert log_in(other, "alice") == 429
+    # And this address is locked for any account.
+    assert log_in(client, "victor") == 429
+    elsewhere = console_app.test_client()
+    token = csrf(elsewhere)
+    answer = elsewhere.post(
+        "/console/login",
+        data={"name": "victor", "password": PASSWORD, "csrf_token": token},
+        environ_overrides={"REMOTE_ADDR": "10.9.8.7"},
+    )
+    assert answer.status_code == 302
+
+
+def test_an_unknown_name_is_refused_like_a_wrong_password(console_app: Flask):
+    assert log_in(console_app.test_client(), "mallory", PASSWORD) == 401
+
+
+def test_an_auth_token_or_api_key_never_opens_the_console(
+    console_app: Flask, token: Callable[[str], str]
+):
+    client = console_app.test_client()
+    for probe in (
+        client.get("/console/", query_string={"auth_token": token("DB123")}),
+        client.get("/console/", headers={"X-API-Key": PROFILE_KEY}),
+        client.get("/console/audit", headers={"Authorization": f"Bearer {token('DB123')}"}),
+    ):
+        assert probe.status_code == 302 and "/console/login" in probe.headers["Location"]
+
+
+def test_the_session_cookie_is_secure_httponly_strict_and_expires(
+    tmp_path: Path, employees_csv: Path, database_url: str
+):
+    app = create_app(console_config(tmp_path, database_url, secure_cookies=True))
+    Operators(app.extensions["points_gateway"].journal).add("alice", "operator", PASSWORD)
+    client = app.test_client()
+    token = csrf(client, base_url="https://gateway.example")
+    answer = client.post(
+        "/console/login",
+        data={"name": "alice", "password": PASSWORD, "csrf_token": token},
+        base_url="https://gateway.example",
+        headers={"Referer": "https://gateway.example/console/login"},  # as a browser sends
+    )
+    assert answer.status_code == 302
+    cookies = answer.headers.getlist("Set-Cookie")
+    cookie = next(c for c in cookies if c.startswith("points_gateway_console="))
+    assert all("Path=/console" in c for c in cookies), cookies
+    for part in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/console", "Expires="):
+        assert part in cookie, cookie
+
+
+def test_a_removed_operator_s_session_ends(console_app: Flask):
+    client = console_app.test_client()
+    assert log_in(client) == 302 and client.get("/console/").status_code == 200
+    Operators(console_app.extensions["points_gateway"].journal).remove("alice")
+    assert client.get("/console/").status_code == 302
+
+
+def test_behind_a_proxy_the_trusted_header_names_the_operator(
+    tmp_path: Path, employees_csv: Path, database_url: str
+):
+    app = create_app(console_config(tmp_path, database_url, trusted_user_header="X-Remote-User"))
+    Operators(app.extensions["points_gateway"].journal).add("victor", "viewer", PASSWORD)
+    client = app.test_client()
+    page = client.get("/console/", headers={"X-Remote-User": "victor"})
+    assert page.status_code == 200 and "victor (viewer)" in page.get_data(as_text=True)
+    assert client.get("/console/", headers={"X-Remote-User": "nobody"}).status_code == 302
+
+
+def test_console_pages_are_not_cached_or_framed(console_app: Flask):
+    page = console_app.test_client().get("/console/login")
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["X-Frame-Options"] == "DENY"

@@ -1,0 +1,57 @@
+"""`points-gateway operator add|list|remove`: the console's accounts in the journal, with a
+strong hash and never the password itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from tests.conftest import write_config
+from tests.servers import clean_env
+
+PASSWORD = "a-long-enough-password-42"
+
+
+def cli(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "operator", *args, "--config", str(config)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+    )
+
+
+def test_operators_are_added_listed_and_removed(tmp_path, employees_csv, database_url):
+    config = write_config(tmp_path, database_url)
+    added = cli(config, "add", "alice", "--role", "operator", "--password-stdin", stdin=PASSWORD)
+    assert added.returncode == 0 and "alice added (operator)" in added.stdout
+    cli(config, "add", "victor", "--role", "viewer", "--password-stdin", stdin=PASSWORD)
+    assert cli(config, "list").stdout.splitlines() == ["alice\toperator", "victor\tviewer"]
+    again = cli(config, "add", "alice", "--role", "viewer", "--password-stdin", stdin=PASSWORD)
+    assert again.returncode == 2 and "exists already" in again.stderr
+    assert cli(config, "remove", "alice").returncode == 0
+    gone = cli(config, "remove", "alice")
+    assert gone.returncode == 1 and "no operator named 'alice'" in gone.stderr
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        (stored,) = conn.execute(text("SELECT password_hash FROM operators")).one()
+    engine.dispose()
+    assert stored.startswith("scrypt:") and PASSWORD not in stored
+
+
+def test_weak_passwords_odd_names_and_unknown_roles_are_refused(
+    tmp_path, employees_csv, database_url
+):
+    config = write_config(tmp_path, database_url)
+    short = cli(config, "add", "bob", "--role", "viewer", "--password-stdin", stdin="short")
+    assert short.returncode == 2 and "at least 12 characters" in short.stderr
+    odd = cli(config, "add", "bob smith", "--role", "viewer", "--password-stdin", stdin=PASSWORD)
+    assert odd.returncode == 2 and "a name is" in odd.stderr
+    role = cli(config, "add", "bob", "--role", "admin", "--password-stdin", stdin=PASSWORD)
+    assert role.returncode == 2 and "admin" in role.stderr
+    assert cli(config, "list").stdout == ""
