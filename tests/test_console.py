@@ -161,3 +161,65 @@ def test_console_pages_are_not_cached_or_framed(console_app: Flask):
     page = console_app.test_client().get("/console/login")
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["X-Frame-Options"] == "DENY"
+
+
+def redeem_and_refund(app: Flask) -> None:
+    from gateway.app import token_authority
+
+    gateway = app.extensions["points_gateway"]
+    token = token_authority(gateway.settings).issue("DB123")
+    client = app.test_client()
+    body = {"unique_id": "DB123", "auth_token": token, "order_id": "ORD-1"}
+    assert (
+        client.post("/v1/points/redeem", json={**body, "total_points_redeemed": 100}).json["status"]
+        == "1"
+    )
+    refund = {"unique_id": "DB123", "auth_token": token, "transactionid": "ORD-1"}
+    assert (
+        client.post("/v1/points/refund", json={**refund, "redemption_amount": "30.5"}).json[
+            "status"
+        ]
+        == "1"
+    )
+
+
+def test_search_finds_an_order_and_its_page_tells_its_story(console_app: Flask):
+    redeem_and_refund(console_app)
+    client = console_app.test_client()
+    assert log_in(client, "victor") == 302  # a viewer may look
+    found = client.get("/console/search", query_string={"q": "ORD-1"}).get_data(as_text=True)
+    assert found.count("ORD-1") >= 2 and "debit" in found and "refund" in found
+    by_member = client.get("/console/search", query_string={"q": "DB123"}).get_data(as_text=True)
+    assert "ORD-1" in by_member
+    debit = console_app.extensions["points_gateway"].journal.order("debit", "ORD-1")
+    page = client.get(f"/console/operations/{debit.id}").get_data(as_text=True)
+    assert 'id="amount">100<' in page and 'id="refunded">30.5<' in page
+    assert 'id="remaining">69.5<' in page
+    assert client.get("/console/operations/999999").status_code == 404
+
+
+@pytest.mark.parametrize("hostile", ["' OR 1=1 --", "%", "ORD-%", "\\", "<script>x</script>"])
+def test_a_hostile_search_matches_nothing_and_is_shown_escaped(console_app: Flask, hostile):
+    redeem_and_refund(console_app)
+    client = console_app.test_client()
+    log_in(client)
+    page = client.get("/console/search", query_string={"q": hostile}).get_data(as_text=True)
+    assert "Nothing matches" in page and "<script>x</script>" not in page
+
+
+def test_the_search_reads_indexes_only(console_app: Flask):
+    """Each of the search's alternatives is an indexed lookup: no scan of the operations."""
+    from sqlalchemy import text as sql
+
+    journal = console_app.extensions["points_gateway"].journal
+    if not journal.is_sqlite:
+        pytest.skip("SQLite's plan is read here; PostgreSQL's planner picks by statistics")
+    query = (
+        "SELECT * FROM operations WHERE order_id = 'x' OR member = 'x' OR unique_id = 'x' "
+        "OR reference = 'x' ORDER BY id DESC LIMIT 50"
+    )
+    with journal.reader.connect() as conn:
+        plan = " ".join(str(r[-1]) for r in conn.execute(sql("EXPLAIN QUERY PLAN " + query)))
+    assert "MULTI-INDEX OR" in plan and "SCAN operations" not in plan, plan
+    for index in ("order_id", "member", "unique_id", "reference"):
+        assert f"ix_operations_{index}" in plan, plan

@@ -19,6 +19,7 @@ from flask_login import LoginManager
 
 from gateway.console import views
 from gateway.console.access import ConsoleUser, load_user, user_from_header
+from gateway.service.money import format_points, from_units
 
 
 def register(app: Flask, gateway: Any) -> None:
@@ -49,6 +50,9 @@ def register(app: Flask, gateway: Any) -> None:
     if console["trusted_user_header"]:
         logins.request_loader(lambda request: user_from_header(gateway, request))
     logins.init_app(app)
+    # Amounts are kept in ten-thousandths of a point: pages show points.
+    app.jinja_env.globals["points"] = lambda units: format_points(from_units(units))
+    app.jinja_env.filters["points"] = format_points
     app.register_blueprint(views.bp)
 
 

@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length
 from gateway.console.access import ConsoleUser, Lockout
 from gateway.console.overview import overview
 from gateway.journal.operators import Audit, Operators
+from gateway.service.orders import order_story
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
@@ -95,3 +96,28 @@ def audit() -> str:
     entries = Audit(_gateway().journal).recent(50, before)
     more = entries[-1].id if len(entries) == 50 else None
     return render_template("console/audit.html", entries=entries, more=more, logout=ActionForm())
+
+
+@bp.get("/search")
+@login_required
+def search() -> str:
+    """By order id, member (employee id), unique_id or ledger reference: exact matches."""
+    text = request.args.get("q", "").strip()[:256]
+    found = _gateway().journal.search(text) if text else []
+    return render_template("console/search.html", q=text, found=found, logout=ActionForm())
+
+
+@bp.get("/operations/<int:operation_id>")
+@login_required
+def operation(operation_id: int) -> Any:
+    journal = _gateway().journal
+    found = journal.operation(operation_id)
+    if found is None:
+        return render_template("console/missing.html", logout=ActionForm()), 404
+    return render_template(
+        "console/operation.html",
+        op=found,
+        story=order_story(journal, found.order_id),
+        deliveries=journal.deliveries_of(found.id),
+        logout=ActionForm(),
+    )

@@ -211,6 +211,33 @@ class Journal(LedgerStates, Deliveries):
             for row in conn.execution_options(yield_per=500).execute(query):
                 yield operation_from_row(row)
 
+    def search(self, text: str, limit: int = 50) -> list[Operation]:
+        """Operations whose order id, member, unique_id or ledger reference is `text`, newest
+        first (each an indexed equality: a bound value, never part of the SQL)."""
+        c = operations.c
+        query = (
+            select(operations)
+            .where(
+                (c.order_id == text)
+                | (c.member == text)
+                | (c.unique_id == text)
+                | (c.reference == text)
+            )
+            .order_by(c.id.desc())
+            .limit(limit)
+        )
+        with self.reader.connect() as conn:
+            return [operation_from_row(row) for row in conn.execute(query)]
+
+    def operation(self, operation_id: int) -> Operation | None:
+        with self.reader.connect() as conn:
+            row = conn.execute(select(operations).where(operations.c.id == operation_id)).first()
+        return operation_from_row(row) if row else None
+
+    def refunds_of(self, order_id: str) -> list[Operation]:
+        with self.reader.connect() as conn:
+            return [operation_from_row(r) for r in conn.execute(REFUNDS, {"b_order": order_id})]
+
     def count(self) -> int:
         with self.reader.connect() as conn:
             return conn.execute(select(func.count()).select_from(operations)).scalar_one()

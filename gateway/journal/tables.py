@@ -66,6 +66,9 @@ operations = Table(
     Index("ix_operations_member", "member"),
     Index("ix_operations_created_at", "created_at"),
     Index("ix_operations_order_id", "order_id"),
+    # The console finds an operation by what Xoxoday sent or what the ledger knows it by.
+    Index("ix_operations_unique_id", "unique_id"),
+    Index("ix_operations_reference", "reference"),
     # An order is debited (or credited) once, whichever worker or host sees it first.
     Index(
         "ux_operations_order_once",

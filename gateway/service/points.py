@@ -38,6 +38,7 @@ from gateway.journal import (
 )
 from gateway.journal.records import fingerprint, utcnow
 from gateway.service.money import MoneyPolicy, format_points, from_units, to_units
+from gateway.service.orders import refunded_units
 from gateway.service.results import BalanceResult, OrderResult, R, RefundResult
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ class PointsService:
                 raise OrderNotFound(f"order {order_id!r} was not redeemed ({order.state})")
             every = acct.refunds(order_id)
             earlier = [r for r in every if r.state != "rejected"]
-            refunded = sum(r.amount for r in earlier)
+            refunded = refunded_units(every)
             since = utcnow() - timedelta(seconds=self.refund_replay_seconds)
             retried = [r for r in earlier if r.fingerprint == same_request and r.created_at > since]
             if refunded + units > order.amount or retried:
