@@ -65,7 +65,8 @@ def test_an_operator_logs_in_sees_the_overview_and_is_audited(console_app: Flask
     assert first.status_code == 302 and "/console/login" in first.headers["Location"]
     assert log_in(client) == 302
     page = client.get("/console/").get_data(as_text=True)
-    assert "Overview" in page and "alice (operator)" in page and 'id="unfinished">0' in page
+    assert "Overview" in page and "alice (operator)" in page
+    assert re.search(r'id="unfinished"><a href="/console/unfinished">0</a>', page)
     audit = client.get("/console/audit").get_data(as_text=True)
     assert "alice" in audit and "login" in audit
     out = client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
@@ -223,3 +224,70 @@ def test_the_search_reads_indexes_only(console_app: Flask):
     assert "MULTI-INDEX OR" in plan and "SCAN operations" not in plan, plan
     for index in ("order_id", "member", "unique_id", "reference"):
         assert f"ix_operations_{index}" in plan, plan
+
+
+def unsettled_debit(app: Flask) -> int:
+    """A debit a points ledger has not settled (as a ledger outage leaves it)."""
+    journal = app.extensions["points_gateway"].journal
+    op, _ = journal.open_order("debit", "DB123", "DB123", "STUCK-1", 1_250_000, "debit:STUCK-1")
+    return op.id
+
+
+def test_unfinished_lists_what_a_ledger_left_and_an_operator_marks_it_with_a_reason(
+    console_app: Flask,
+):
+    op_id = unsettled_debit(console_app)
+    client = console_app.test_client()
+    assert log_in(client) == 302
+    listed = client.get("/console/unfinished", query_string={"state": "received"})
+    assert "STUCK-1" in listed.get_data(as_text=True)
+    assert "STUCK-1" not in client.get(
+        "/console/unfinished", query_string={"kind": "refund"}
+    ).get_data(as_text=True)
+    page = f"/console/operations/{op_id}"
+    token = csrf(client, page)
+    # No reason, no mark.
+    empty = client.post(
+        f"{page}/mark", data={"state": "rejected", "reason": "", "csrf_token": token}
+    )
+    assert empty.status_code == 302 and "problem=reason" in empty.headers["Location"]
+    journal = console_app.extensions["points_gateway"].journal
+    assert journal.operation(op_id).state == "received"
+    done = client.post(
+        f"{page}/mark",
+        data={"state": "rejected", "reason": "ledger says never received", "csrf_token": token},
+    )
+    assert done.status_code == 302
+    marked = journal.operation(op_id)
+    assert marked.state == "rejected" and marked.detail == "marked: ledger says never received"
+    entry = Audit(journal).recent()[0]
+    assert (entry.operator, entry.action, entry.target, entry.reason) == (
+        "alice",
+        "mark rejected",
+        f"operation {op_id}",
+        "ledger says never received",
+    )
+    assert "Nothing is unfinished" in client.get("/console/unfinished").get_data(as_text=True)
+
+
+def test_a_viewer_cannot_mark_and_a_mark_needs_its_csrf_token(console_app: Flask):
+    op_id = unsettled_debit(console_app)
+    viewer = console_app.test_client()
+    assert log_in(viewer, "victor") == 302
+    page = viewer.get(f"/console/operations/{op_id}").get_data(as_text=True)
+    assert "Mark it by hand" not in page
+    token = csrf(viewer, f"/console/operations/{op_id}")  # the log-out form's token
+    refused = viewer.post(
+        f"/console/operations/{op_id}/mark",
+        data={"state": "applied", "reason": "trust me", "csrf_token": token},
+    )
+    assert refused.status_code == 403
+    operator = console_app.test_client()
+    assert log_in(operator) == 302
+    forged = operator.post(
+        f"/console/operations/{op_id}/mark", data={"state": "applied", "reason": "no token"}
+    )
+    assert forged.status_code == 302 and "problem=reason" in forged.headers["Location"]
+    journal = console_app.extensions["points_gateway"].journal
+    assert journal.operation(op_id).state == "received"
+    assert [e.action for e in Audit(journal).recent()] == ["login", "login"]

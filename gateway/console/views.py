@@ -5,11 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from gateway.console.access import ConsoleUser, Lockout
@@ -32,6 +41,13 @@ class ActionForm(FlaskForm):
     """A form with nothing but its CSRF token (log out)."""
 
 
+class MarkForm(FlaskForm):
+    """An operator's decision on an unfinished operation, with the reason it is kept with."""
+
+    state = SelectField("Mark as", choices=["applied", "rejected"])
+    reason = StringField("Reason", validators=[DataRequired(), Length(min=3, max=500)])
+
+
 def _gateway() -> Any:
     return current_app.extensions["points_gateway"]
 
@@ -47,6 +63,8 @@ def _private(response: Response) -> Response:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("console.home"))
     form = LoginForm()
     problem = None
     status = 200
@@ -119,5 +137,48 @@ def operation(operation_id: int) -> Any:
         op=found,
         story=order_story(journal, found.order_id),
         deliveries=journal.deliveries_of(found.id),
+        mark=MarkForm() if current_user.may_act and not found.finished else None,
         logout=ActionForm(),
     )
+
+
+UNFINISHED_STATES = ("received", "sent", "unknown")
+
+
+@bp.get("/unfinished")
+@login_required
+def unfinished() -> str:
+    """Operations a points ledger has not settled, oldest first, by kind and state."""
+    kind, state = request.args.get("kind", ""), request.args.get("state", "")
+    found = [
+        op
+        for op in _gateway().journal.unfinished()
+        if (not kind or op.kind == kind) and (not state or op.state == state)
+    ]
+    return render_template(
+        "console/unfinished.html",
+        found=found,
+        kind=kind,
+        state=state,
+        states=UNFINISHED_STATES,
+        logout=ActionForm(),
+    )
+
+
+@bp.post("/operations/<int:operation_id>/mark")
+@login_required
+def mark(operation_id: int) -> Any:
+    """Mark an unfinished operation applied or rejected, with a reason: operators only."""
+    if not current_user.may_act:
+        abort(403)
+    form = MarkForm()
+    journal = _gateway().journal
+    found = journal.operation(operation_id)
+    if found is None:
+        abort(404)
+    if not form.validate_on_submit():
+        return redirect(url_for("console.operation", operation_id=operation_id, problem="reason"))
+    if journal.mark(found, form.state.data, form.reason.data):
+        action = f"mark {form.state.data}"
+        Audit(journal).record(current_user.name, action, f"operation {found.id}", form.reason.data)
+    return redirect(url_for("console.operation", operation_id=operation_id))

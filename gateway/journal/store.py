@@ -229,11 +229,6 @@ class Journal(LedgerStates, Deliveries):
         with self.reader.connect() as conn:
             return [operation_from_row(row) for row in conn.execute(query)]
 
-    def operation(self, operation_id: int) -> Operation | None:
-        with self.reader.connect() as conn:
-            row = conn.execute(select(operations).where(operations.c.id == operation_id)).first()
-        return operation_from_row(row) if row else None
-
     def refunds_of(self, order_id: str) -> list[Operation]:
         with self.reader.connect() as conn:
             return [operation_from_row(r) for r in conn.execute(REFUNDS, {"b_order": order_id})]
