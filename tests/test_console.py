@@ -291,3 +291,45 @@ def test_a_viewer_cannot_mark_and_a_mark_needs_its_csrf_token(console_app: Flask
     journal = console_app.extensions["points_gateway"].journal
     assert journal.operation(op_id).state == "received"
     assert [e.action for e in Audit(journal).recent()] == ["login", "login"]
+
+
+def test_a_member_statement_adds_up_and_downloads_as_a_safe_csv(console_app: Flask):
+    import csv
+    import io
+
+    from gateway.app import token_authority
+
+    redeem_and_refund(console_app)
+    gateway = console_app.extensions["points_gateway"]
+    token = token_authority(gateway.settings).issue("DB123")
+    hostile = {"unique_id": "DB123", "auth_token": token, "order_id": "=HYPERLINK(1)"}
+    answer = console_app.test_client().post(
+        "/v1/points/redeem", json={**hostile, "total_points_redeemed": 1}
+    )
+    assert answer.json["status"] == "1"
+    client = console_app.test_client()
+    assert log_in(client, "victor") == 302
+    page = client.get("/console/statement", query_string={"member": "DB123"})
+    text = page.get_data(as_text=True)
+    for field, value in (
+        ("received", "2000"),
+        ("redeemed", "70.5"),
+        ("available", "1929.5"),
+        ("debited", "101"),
+        ("refunded", "30.5"),
+        ("credited", "0"),
+    ):
+        assert f'id="{field}">{value}<' in text, field
+    download = client.get("/console/statement.csv", query_string={"member": "DB123"})
+    assert download.mimetype == "text/csv"
+    assert 'filename="statement-DB123.csv"' in download.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
+    assert [(r["kind"], r["order_id"], r["points"]) for r in rows] == [
+        ("debit", "ORD-1", "100"),
+        ("refund", "ORD-1", "30.5"),
+        ("debit", "'=HYPERLINK(1)", "1"),
+    ]
+    entry = Audit(gateway.journal).recent()[0]
+    assert (entry.operator, entry.action, entry.target) == ("victor", "download statement", "DB123")
+    unknown = client.get("/console/statement", query_string={"member": "NOBODY"})
+    assert "no employee &#39;NOBODY&#39; in the HR source" in unknown.get_data(as_text=True)

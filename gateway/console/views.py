@@ -22,9 +22,10 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from gateway.console.access import ConsoleUser, Lockout
+from gateway.console.exports import operations_csv
 from gateway.console.overview import overview
 from gateway.journal.operators import Audit, Operators
-from gateway.service.orders import order_story
+from gateway.service.orders import order_story, statement
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
@@ -182,3 +183,31 @@ def mark(operation_id: int) -> Any:
         action = f"mark {form.state.data}"
         Audit(journal).record(current_user.name, action, f"operation {found.id}", form.reason.data)
     return redirect(url_for("console.operation", operation_id=operation_id))
+
+
+@bp.get("/statement")
+@login_required
+def member_statement() -> str:
+    """One employee's balance (granted, credited, debited, refunded) and their operations."""
+    member = request.args.get("member", "").strip()[:128]
+    before = request.args.get("before", type=int)
+    found = statement(_gateway().service, member) if member else None
+    ops = _gateway().journal.of_member(member, 100, before) if member else []
+    more = ops[-1].id if len(ops) == 100 else None
+    return render_template(
+        "console/statement.html", member=member, s=found, ops=ops, more=more, logout=ActionForm()
+    )
+
+
+@bp.get("/statement.csv")
+@login_required
+def member_statement_csv() -> Response:
+    member = request.args.get("member", "").strip()[:128]
+    ops = _gateway().journal.of_member(member, None)
+    Audit(_gateway().journal).record(current_user.name, "download statement", member)
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in member) or "member"
+    return Response(
+        operations_csv(reversed(ops)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="statement-{name}.csv"'},
+    )

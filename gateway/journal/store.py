@@ -229,6 +229,17 @@ class Journal(LedgerStates, Deliveries):
         with self.reader.connect() as conn:
             return [operation_from_row(row) for row in conn.execute(query)]
 
+    def of_member(
+        self, member: str, limit: int | None = 100, before: int | None = None
+    ) -> list[Operation]:
+        """A member's operations, newest first; `before`: the id a previous page ended at."""
+        query = select(operations).where(operations.c.member == member)
+        if before is not None:
+            query = query.where(operations.c.id < before)
+        query = query.order_by(operations.c.id.desc()).limit(limit)
+        with self.reader.connect() as conn:
+            return [operation_from_row(row) for row in conn.execute(query)]
+
     def refunds_of(self, order_id: str) -> list[Operation]:
         with self.reader.connect() as conn:
             return [operation_from_row(r) for r in conn.execute(REFUNDS, {"b_order": order_id})]

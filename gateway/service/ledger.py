@@ -53,11 +53,11 @@ class LedgerPointsService(PointsService):
         self.policy = policy or LedgerPolicy()
         self.ops = LedgerOperations(ledger, journal, self.policy)
 
-    def balance(self, unique_id: str) -> BalanceResult:
-        profile = self.profile(unique_id)
+    def balance_of(self, profile: Profile, asked: str | None = None) -> BalanceResult:
         balance = self.ledger.balance(profile)
         if balance is None:
-            raise UserNotFound(f"the points ledger has no account for {unique_id!r}")
+            who = asked or profile.employee_id
+            raise UserNotFound(f"the points ledger has no account for {who!r}")
         if balance.received is not None and balance.redeemed is not None:
             return BalanceResult(balance.received, balance.redeemed, balance.available)
         # The ledger gives only what is available: what was redeemed through us is journaled.

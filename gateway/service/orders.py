@@ -6,9 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
+from connectors.base import ConnectorError, Profile
+from gateway.errors import GatewayError
 from gateway.journal import Journal, Operation
 from gateway.service.money import from_units
+from gateway.service.results import BalanceResult
+
+if TYPE_CHECKING:
+    from gateway.service.points import PointsService
 
 
 def refunded_units(refunds: Sequence[Operation]) -> int:
@@ -41,4 +48,39 @@ def order_story(journal: Journal, order_id: str) -> OrderStory:
         refunds,
         from_units(refunded),
         remaining,
+    )
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One member's figures and operations, as the console shows them."""
+
+    member: str
+    profile: Profile | None
+    balance: BalanceResult | None  # what the balance endpoint answers for them
+    debited: Decimal
+    refunded: Decimal
+    credited: Decimal
+    problem: str | None  # why there is no balance (no such person, a system down)
+
+
+def statement(service: PointsService, member: str) -> Statement:
+    totals = service.journal.totals(member)
+    profile, balance, problem = None, None, None
+    try:
+        profile = service.profiles.find("employee_id", member)
+        if profile is None:
+            problem = f"no employee {member!r} in the HR source"
+        else:
+            balance = service.balance_of(profile)
+    except (ConnectorError, GatewayError) as exc:
+        problem = f"{exc.error_code}: {exc}"
+    return Statement(
+        member,
+        profile,
+        balance,
+        from_units(totals.debited),
+        from_units(totals.refunded),
+        from_units(totals.credited),
+        problem,
     )

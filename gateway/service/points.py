@@ -86,7 +86,10 @@ class PointsService:
         return profile
 
     def balance(self, unique_id: str) -> BalanceResult:
-        profile = self.profile(unique_id)
+        return self.balance_of(self.profile(unique_id), unique_id)
+
+    def balance_of(self, profile: Profile, asked: str | None = None) -> BalanceResult:
+        """What the balance endpoint answers for `profile` (`asked`: the id it was asked by)."""
         return self._balance(self._granted(profile), self.journal.totals(profile.employee_id))
 
     # -- writing -----------------------------------------------------------------------------

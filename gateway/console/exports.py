@@ -1,0 +1,46 @@
+"""CSV downloads from the console, safe to open in a spreadsheet: a value that begins like a
+formula (= + - @, or a tab or carriage return) is written with a leading apostrophe, so an
+order id chosen by an attacker cannot run in finance's spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+
+from gateway.journal import Operation
+from gateway.service.money import format_points, from_units
+
+COLUMNS = ["id", "created_at", "kind", "state", "member", "unique_id", "order_id", "points"]
+COLUMNS += ["reference", "detail", "answer"]
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA) else text
+
+
+def operations_csv(found: Iterable[Operation]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for op in found:
+        writer.writerow(
+            cell(v)
+            for v in (
+                op.id,
+                op.created_at.isoformat(),
+                op.kind,
+                op.state,
+                op.member,
+                op.unique_id,
+                op.order_id,
+                format_points(from_units(op.amount)),
+                op.reference,
+                op.detail,
+                json.dumps(op.answer, sort_keys=True),
+            )
+        )
+    return out.getvalue()
