@@ -333,3 +333,36 @@ def test_a_member_statement_adds_up_and_downloads_as_a_safe_csv(console_app: Fla
     assert (entry.operator, entry.action, entry.target) == ("victor", "download statement", "DB123")
     unknown = client.get("/console/statement", query_string={"member": "NOBODY"})
     assert "no employee &#39;NOBODY&#39; in the HR source" in unknown.get_data(as_text=True)
+
+
+def test_finance_exports_applied_operations_of_a_date_range_with_totals(console_app: Flask):
+    import csv
+    import io
+
+    from gateway.journal.records import utcnow
+
+    redeem_and_refund(console_app)
+    unsettled_debit(console_app)  # received, not applied: not finance's yet
+    client = console_app.test_client()
+    assert log_in(client) == 302
+    assert "Orphaned debits" in client.get("/console/reconciliation").get_data(as_text=True)
+    today = utcnow().date().isoformat()
+    download = client.get("/console/export.csv", query_string={"since": today, "until": today})
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(download.get_data(as_text=True))))
+    body = [(r[2], r[6], r[7]) for r in rows[1:] if r[0] != "total"]
+    assert body == [("debit", "ORD-1", "100"), ("refund", "ORD-1", "30.5")]
+    totals = {r[2]: r[7] for r in rows if r[0] == "total"}
+    assert totals == {"debit": "100", "refund": "30.5"}
+    earlier = client.get(
+        "/console/export.csv", query_string={"since": "2020-01-01", "until": "2020-01-31"}
+    )
+    assert len(earlier.get_data(as_text=True).splitlines()) == 1  # the header alone
+    for bad in (
+        {"since": today},
+        {"since": "yesterday", "until": today},
+        {"since": today, "until": "2020-01-01"},
+    ):
+        assert client.get("/console/export.csv", query_string=bad).status_code == 400
+    actions = [e.action for e in Audit(console_app.extensions["points_gateway"].journal).recent()]
+    assert actions.count("finance export") == 2

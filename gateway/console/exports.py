@@ -44,3 +44,19 @@ def operations_csv(found: Iterable[Operation]) -> str:
             )
         )
     return out.getvalue()
+
+
+def finance_csv(found: Iterable[Operation]) -> str:
+    """Every applied operation given, then one line per kind with its total in points."""
+    applied = [op for op in found if op.state == "applied"]
+    totals: dict[str, int] = {}
+    for op in applied:
+        totals[op.kind] = totals.get(op.kind, 0) + op.amount
+    text = operations_csv(applied)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for kind in sorted(totals):
+        writer.writerow(
+            ["total", "", kind, "applied", "", "", "", format_points(from_units(totals[kind]))]
+        )
+    return text + out.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import (
@@ -22,9 +23,10 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from gateway.console.access import ConsoleUser, Lockout
-from gateway.console.exports import operations_csv
+from gateway.console.exports import finance_csv, operations_csv
 from gateway.console.overview import overview
 from gateway.journal.operators import Audit, Operators
+from gateway.journal.records import utcnow
 from gateway.service.orders import order_story, statement
 
 bp = Blueprint(
@@ -210,4 +212,46 @@ def member_statement_csv() -> Response:
         operations_csv(reversed(ops)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="statement-{name}.csv"'},
+    )
+
+
+def _day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.get("/reconciliation")
+@login_required
+def reconciliation() -> str:
+    """Orphaned debits and what their policy does; the finance export's form."""
+    gateway = _gateway()
+    return render_template(
+        "console/reconciliation.html",
+        orphans=gateway.journal.orphans(),
+        policy=gateway.settings.ledger["orphan_policy"],
+        grace=gateway.settings.ledger["orphan_grace_seconds"],
+        today=utcnow().date(),
+        logout=ActionForm(),
+    )
+
+
+@bp.get("/export.csv")
+@login_required
+def finance_export() -> Any:
+    """Every applied operation from `since` to `until` (UTC dates, both included), with the
+    totals by kind, for finance."""
+    since, until = _day("since"), _day("until")
+    if since is None or until is None or until < since:
+        abort(400)
+    start = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    end = datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
+    gateway = _gateway()
+    text = finance_csv(gateway.journal.operations(start, end))
+    Audit(gateway.journal).record(current_user.name, "finance export", f"{since} to {until}")
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="points-{since}-{until}.csv"'},
     )
