@@ -30,8 +30,8 @@ from sqlalchemy import func, select
 
 from connectors import telemetry
 from gateway.journal import JOURNAL_DOWN, Journal, why_down
-from gateway.journal.records import UNFINISHED, maybe_utc
-from gateway.journal.tables import accounts, operations, xoxoday_tokens
+from gateway.journal.records import maybe_utc
+from gateway.journal.tables import UNFINISHED_ROWS, accounts, operations, xoxoday_tokens
 from gateway.service.money import from_units
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class JournalCollector(Collector):
         self.journal = journal
 
     def collect(self) -> Iterator[Metric]:
-        unfinished = operations.c.state.in_(UNFINISHED)
+        unfinished = UNFINISHED_ROWS
         up = GaugeMetricFamily(
             f"{PREFIX}_journal_up", "1 when the journal could be read for this scrape, else 0"
         )

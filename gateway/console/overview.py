@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.journal.records import UNFINISHED, as_utc, utcnow
-from gateway.journal.tables import leases, operations, xoxoday_tokens
+from gateway.journal.records import as_utc, utcnow
+from gateway.journal.tables import UNFINISHED_ROWS, leases, operations, xoxoday_tokens
 
 op = operations.c
 
@@ -39,7 +39,7 @@ def overview(gateway: Any) -> Overview:
         )
         found.last_day = {(kind, state): count for kind, state, count in counted}
         count, oldest = conn.execute(
-            select(func.count(), func.min(op.created_at)).where(op.state.in_(UNFINISHED))
+            select(func.count(), func.min(op.created_at)).where(UNFINISHED_ROWS)
         ).one()
         found.unfinished, found.oldest_unfinished = count, oldest and as_utc(oldest)
         orphans = conn.execute(

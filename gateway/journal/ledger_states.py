@@ -32,7 +32,7 @@ from gateway.journal.statements import (
     inserted_id,
     open_account,
 )
-from gateway.journal.tables import leases, operations
+from gateway.journal.tables import UNFINISHED_ROWS, leases, operations
 
 op = operations.c
 
@@ -130,7 +130,7 @@ class LedgerStates:
         return self._move(operation, op.state.in_(UNFINISHED), state, f"marked: {reason}")
 
     def unfinished(self) -> list[Operation]:
-        query = select(operations).where(op.state.in_(UNFINISHED)).order_by(op.id)
+        query = select(operations).where(UNFINISHED_ROWS).order_by(op.id)
         with self.reader.connect() as conn:
             return [operation_from_row(row) for row in conn.execute(query)]
 
@@ -140,7 +140,7 @@ class LedgerStates:
         query = (
             select(operations)
             .where(
-                op.state.in_(UNFINISHED),
+                UNFINISHED_ROWS,
                 or_(op.claimed_until.is_(None), op.claimed_until < now),
                 or_(op.next_attempt_at.is_(None), op.next_attempt_at <= now),
             )

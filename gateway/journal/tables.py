@@ -17,6 +17,13 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+#: What an unfinished operation is, written out: a partial index serves a query only when the
+#: query's WHERE says the same as the index's, values included (SQLite cannot see through a
+#: bound parameter), so reads of the unfinished use this very clause.
+UNFINISHED_SQL = "state IN ('received', 'sent', 'unknown')"
+#: The same for debits answered a failure and not dealt with yet (orphan candidates).
+UNANSWERED_SQL = "answered <> 'ok' AND orphan IS NULL"
+
 # Amount columns hold whole ten-thousandths of a point (see gateway.service.money): exact in
 # SQLite and PostgreSQL alike, where a NUMERIC column in SQLite would be a float.
 
@@ -82,8 +89,8 @@ operations = Table(
     Index(
         "ix_operations_unfinished",
         "state",
-        sqlite_where=text("state IN ('received', 'sent', 'unknown')"),
-        postgresql_where=text("state IN ('received', 'sent', 'unknown')"),
+        sqlite_where=text(UNFINISHED_SQL),
+        postgresql_where=text(UNFINISHED_SQL),
     ),
 )
 
@@ -91,8 +98,8 @@ operations = Table(
 UNANSWERED = Index(
     "ix_operations_unanswered",
     operations.c.answered_at,
-    sqlite_where=text("answered <> 'ok' AND orphan IS NULL"),
-    postgresql_where=text("answered <> 'ok' AND orphan IS NULL"),
+    sqlite_where=text(UNANSWERED_SQL),
+    postgresql_where=text(UNANSWERED_SQL),
 )
 
 #: Orphans already dealt with, counted by /metrics at every scrape: not a scan of every operation.
@@ -172,3 +179,8 @@ audit = Table(
     Column("reason", Text, nullable=True),
     Index("ix_audit_at", "at"),
 )
+
+#: The unfinished operations, as the partial index ix_operations_unfinished has them.
+UNFINISHED_ROWS = text(f"operations.{UNFINISHED_SQL}")
+#: Orphan candidates, as the partial index ix_operations_unanswered has them.
+UNANSWERED_ROWS = text("operations.answered <> 'ok' AND operations.orphan IS NULL")
