@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from itertools import islice, repeat
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,9 @@ def read(path: Path, columns: dict[str, str], encoding: str, delimiter: str) -> 
     except BaseException:
         fh.close()
         raise
-    at = {name: header.index(name) for name in header[::-1]}  # first of a name
-    # A field the file lacks is the empty value after the record's last.
-    fields_at = [at.get(columns[f], len(header)) for f in FIELDS]
     layout = Layout(header, columns, encoding)
+    # A field the file lacks is the empty value after the record's last.
+    fields_at = [layout.at.get(columns[f], len(header)) for f in FIELDS]
     if half is None:
         return Dataset(_records(fh, reader, 0, layout), header, fields_at)
     start, line = half
@@ -131,6 +131,11 @@ class Layout:
     columns: dict[str, str]
     encoding: str
 
+    @cached_property
+    def at(self) -> dict[str, int]:
+        """Each column's position (the first, where a name repeats)."""
+        return {name: self.header.index(name) for name in self.header[::-1]}
+
 
 def _records(fh: Any, reader: Any, offset: int, layout: Layout) -> Iterator[Iterator[Row]]:
     """Batches of rows, built a column at a time: `map` and `zip` run the per-row work in C,
@@ -142,8 +147,7 @@ def _records(fh: Any, reader: Any, offset: int, layout: Layout) -> Iterator[Iter
         missing = [col[f] for f in REQUIRED_COLUMNS if col[f] not in header]
         if missing:
             raise MalformedSource(f"missing column(s) {', '.join(missing)}")
-        width = len(header)
-        at = {name: header.index(name) for name in header[::-1]}  # first of a name
+        width, at = len(header), layout.at
         id_at, email_at = at[col["employee_id"]], at[col["email"]]
         mobile_at = at.get(col["mobile"])
         points_at = at.get(col["points"])

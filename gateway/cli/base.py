@@ -71,12 +71,17 @@ def main() -> None:
     """Serve Xoxoday's StoreFront contract in front of your HR system and points ledger."""
 
 
+def journal_of(settings: Settings) -> Journal:
+    """The configured journal, as it is (its schema not checked)."""
+    from gateway.journal import Journal
+
+    return Journal(settings.database_url, settings.database_schema)
+
+
 @contextmanager
 def open_journal(settings: Settings) -> Iterator[Journal]:
     """The configured journal, its schema made, disposed of on leaving."""
-    from gateway.journal import Journal
-
-    store = Journal(settings.database_url, settings.database_schema)
+    store = journal_of(settings)
     try:
         store.require_schema(settings.auto_migrate)
         yield store

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gateway.cli.base import _settings, config_option, main, operator_errors
+from gateway.cli.base import _settings, config_option, journal_of, main, operator_errors
 
 if TYPE_CHECKING:
     from gateway.journal import Journal
@@ -18,10 +18,7 @@ if TYPE_CHECKING:
 @contextmanager
 def _journal(config_path: str | None) -> Iterator[Journal]:
     """The configured journal as it is: these commands are what prepares its schema."""
-    from gateway.journal import Journal
-
-    settings = _settings(config_path)
-    journal = Journal(settings.database_url, settings.database_schema)
+    journal = journal_of(_settings(config_path))
     try:
         yield journal
     finally:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gateway.cli.base import _settings, config_option, main, operator_errors
+from gateway.cli.base import _settings, config_option, journal_of, main, operator_errors
 
 if TYPE_CHECKING:
     from gateway.xoxoday.tokens import TokenStore
@@ -25,12 +25,11 @@ def tokens() -> None:
 
 
 def _store(config_path: str | None) -> TokenStore:
-    from gateway.journal import Journal
     from gateway.sealed import Sealer
     from gateway.xoxoday.tokens import TokenStore
 
     settings = _settings(config_path, serving=True)  # it seals with secret_key
-    journal = Journal(settings.database_url, settings.database_schema)
+    journal = journal_of(settings)
     journal.require_schema(settings.auto_migrate)
     return TokenStore(journal, Sealer(settings.secret_keys))
 

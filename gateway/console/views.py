@@ -208,10 +208,14 @@ def member_statement_csv() -> Response:
     ops = _gateway().journal.of_member(member, None)
     Audit(_gateway().journal).record(current_user.name, "download statement", member)
     name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in member) or "member"
+    return _download(operations_csv(reversed(ops)), f"statement-{name}.csv")
+
+
+def _download(text: str, filename: str) -> Response:
     return Response(
-        operations_csv(reversed(ops)),
+        text,
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="statement-{name}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -250,8 +254,4 @@ def finance_export() -> Any:
     gateway = _gateway()
     text = finance_csv(gateway.journal.operations(start, end))
     Audit(gateway.journal).record(current_user.name, "finance export", f"{since} to {until}")
-    return Response(
-        text,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="points-{since}-{until}.csv"'},
-    )
+    return _download(text, f"points-{since}-{until}.csv")
