@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, text
 
-from gateway.console.overview import overview
+from gateway.console.overview import operations_since, overview
 from gateway.journal import Journal
 from gateway.journal.operators import Audit
 from gateway.journal.records import utcnow
@@ -77,6 +77,8 @@ def test_every_console_page_query_uses_an_index(app):
         journal.operation(123)
         list(journal.operations(utcnow() - timedelta(days=1), utcnow()))
         overview(gateway)
+        operations_since(journal, utcnow() - timedelta(days=1), "debit", "applied", 100, None)
+        operations_since(journal, utcnow() - timedelta(days=1), "", "", 100, 99_000)
         Audit(journal).recent()
     finally:
         captured.close()

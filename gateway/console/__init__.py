@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask
 from flask_login import LoginManager
 
-from gateway.console import views
+from gateway.console import settle, views
 from gateway.console.access import ConsoleUser, load_user, user_from_header
 from gateway.service.money import format_points, from_units
 
@@ -56,4 +56,4 @@ def register(app: Flask, gateway: Any) -> None:
     app.register_blueprint(views.bp)
 
 
-__all__ = ["ConsoleUser", "register"]
+__all__ = ["ConsoleUser", "register", "settle"]

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
-from gateway.journal.records import as_utc, utcnow
+from gateway.journal import Journal, Operation
+from gateway.journal.records import as_utc, operation_from_row, utcnow
 from gateway.journal.tables import UNFINISHED_ROWS, leases, operations, xoxoday_tokens
 
 op = operations.c
@@ -63,3 +64,27 @@ def overview(gateway: Any) -> Overview:
     if gateway.profile_cache is not None:
         found.cache = gateway.profile_cache.stats()
     return found
+
+
+def operations_since(
+    journal: Journal, since: datetime, kind: str, state: str, limit: int, before: int | None
+) -> list[Operation]:
+    """What an overview count counts: operations from `since`, of a kind and state if given,
+    newest first, a page of `limit` after the operation `before` (the previous page's last).
+
+    Ordered by time, then id, so the time index both bounds and orders the read (ordered by id
+    alone, a database may walk the whole table backwards looking for a rare kind and state)."""
+    query = select(operations).where(op.created_at >= since)
+    if kind:
+        query = query.where(op.kind == kind)
+    if state:
+        query = query.where(op.state == state)
+    with journal.reader.connect() as conn:
+        if before is not None:
+            at = conn.execute(select(op.created_at).where(op.id == before)).scalar()
+            if at is not None:
+                query = query.where(
+                    or_(op.created_at < at, and_(op.created_at == at, op.id < before))
+                )
+        rows = conn.execute(query.order_by(op.created_at.desc(), op.id.desc()).limit(limit))
+        return [operation_from_row(row) for row in rows]

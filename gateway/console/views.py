@@ -25,8 +25,10 @@ from wtforms.validators import DataRequired, Length
 from gateway.console.access import ConsoleUser, Lockout
 from gateway.console.exports import finance_csv, operations_csv
 from gateway.console.overview import overview
+from gateway.journal import Operation
 from gateway.journal.operators import Audit, Operators
 from gateway.journal.records import utcnow
+from gateway.service.ledger import LedgerPointsService
 from gateway.service.orders import order_story, statement
 
 bp = Blueprint(
@@ -51,7 +53,7 @@ class MarkForm(FlaskForm):
     reason = StringField("Reason", validators=[DataRequired(), Length(min=3, max=500)])
 
 
-def _gateway() -> Any:
+def current_gateway() -> Any:
     return current_app.extensions["points_gateway"]
 
 
@@ -75,13 +77,13 @@ def login() -> Any:
         if not form.validate_on_submit():
             problem, status = "The form expired or was not sent from this page: try again.", 400
         else:
-            lockout = Lockout(_gateway())
+            lockout = Lockout(current_gateway())
             name, address = form.name.data, request.remote_addr
             if lockout.locked(name, address):
                 log.warning("console: login refused, locked out: %s from %s", name, address)
                 problem, status = "Too many failed attempts: wait a few minutes.", 429
             else:
-                found = Operators(_gateway().journal).verify(name, form.password.data)
+                found = Operators(current_gateway().journal).verify(name, form.password.data)
                 if found is None:
                     lockout.failed(name, address)
                     log.warning("console: failed login for %r from %s", name, address)
@@ -90,7 +92,7 @@ def login() -> Any:
                     lockout.succeeded(name, address)
                     session.permanent = True  # the session ends session_minutes from now
                     login_user(ConsoleUser(found))
-                    Audit(_gateway().journal).record(found.name, "login", address)
+                    Audit(current_gateway().journal).record(found.name, "login", address)
                     return redirect(url_for("console.home"))
     return render_template("console/login.html", form=form, problem=problem), status
 
@@ -99,7 +101,7 @@ def login() -> Any:
 @login_required
 def logout() -> Response:
     if ActionForm().validate_on_submit():
-        Audit(_gateway().journal).record(current_user.name, "logout")
+        Audit(current_gateway().journal).record(current_user.name, "logout")
         logout_user()
     return redirect(url_for("console.login"))
 
@@ -107,14 +109,16 @@ def logout() -> Response:
 @bp.get("/")
 @login_required
 def home() -> str:
-    return render_template("console/overview.html", o=overview(_gateway()), logout=ActionForm())
+    return render_template(
+        "console/overview.html", o=overview(current_gateway()), logout=ActionForm()
+    )
 
 
 @bp.get("/audit")
 @login_required
 def audit() -> str:
     before = request.args.get("before", type=int)
-    entries = Audit(_gateway().journal).recent(50, before)
+    entries = Audit(current_gateway().journal).recent(50, before)
     more = entries[-1].id if len(entries) == 50 else None
     return render_template("console/audit.html", entries=entries, more=more, logout=ActionForm())
 
@@ -124,14 +128,14 @@ def audit() -> str:
 def search() -> str:
     """By order id, member (employee id), unique_id or ledger reference: exact matches."""
     text = request.args.get("q", "").strip()[:256]
-    found = _gateway().journal.search(text) if text else []
+    found = current_gateway().journal.search(text) if text else []
     return render_template("console/search.html", q=text, found=found, logout=ActionForm())
 
 
 @bp.get("/operations/<int:operation_id>")
 @login_required
 def operation(operation_id: int) -> Any:
-    journal = _gateway().journal
+    journal = current_gateway().journal
     found = journal.operation(operation_id)
     if found is None:
         return render_template("console/missing.html", logout=ActionForm()), 404
@@ -141,6 +145,7 @@ def operation(operation_id: int) -> Any:
         story=order_story(journal, found.order_id),
         deliveries=journal.deliveries_of(found.id),
         mark=MarkForm() if current_user.may_act and not found.finished else None,
+        resolve=ActionForm() if may_resolve() and not found.finished else None,
         logout=ActionForm(),
     )
 
@@ -153,19 +158,28 @@ UNFINISHED_STATES = ("received", "sent", "unknown")
 def unfinished() -> str:
     """Operations a points ledger has not settled, oldest first, by kind and state."""
     kind, state = request.args.get("kind", ""), request.args.get("state", "")
-    found = [
-        op
-        for op in _gateway().journal.unfinished()
-        if (not kind or op.kind == kind) and (not state or op.state == state)
-    ]
     return render_template(
         "console/unfinished.html",
-        found=found,
+        found=unfinished_of(kind, state),
         kind=kind,
         state=state,
         states=UNFINISHED_STATES,
+        resolve=ActionForm() if may_resolve() else None,
         logout=ActionForm(),
     )
+
+
+def unfinished_of(kind: str, state: str) -> list[Operation]:
+    return [
+        op
+        for op in current_gateway().journal.unfinished()
+        if (not kind or op.kind == kind) and (not state or op.state == state)
+    ]
+
+
+def may_resolve() -> bool:
+    """Resolving drives a points ledger's operations: an operator's, with a ledger configured."""
+    return bool(current_user.may_act) and isinstance(current_gateway().service, LedgerPointsService)
 
 
 @bp.post("/operations/<int:operation_id>/mark")
@@ -175,7 +189,7 @@ def mark(operation_id: int) -> Any:
     if not current_user.may_act:
         abort(403)
     form = MarkForm()
-    journal = _gateway().journal
+    journal = current_gateway().journal
     found = journal.operation(operation_id)
     if found is None:
         abort(404)
@@ -193,8 +207,8 @@ def member_statement() -> str:
     """One employee's balance (granted, credited, debited, refunded) and their operations."""
     member = request.args.get("member", "").strip()[:128]
     before = request.args.get("before", type=int)
-    found = statement(_gateway().service, member) if member else None
-    ops = _gateway().journal.of_member(member, 100, before) if member else []
+    found = statement(current_gateway().service, member) if member else None
+    ops = current_gateway().journal.of_member(member, 100, before) if member else []
     more = ops[-1].id if len(ops) == 100 else None
     return render_template(
         "console/statement.html", member=member, s=found, ops=ops, more=more, logout=ActionForm()
@@ -205,8 +219,8 @@ def member_statement() -> str:
 @login_required
 def member_statement_csv() -> Response:
     member = request.args.get("member", "").strip()[:128]
-    ops = _gateway().journal.of_member(member, None)
-    Audit(_gateway().journal).record(current_user.name, "download statement", member)
+    ops = current_gateway().journal.of_member(member, None)
+    Audit(current_gateway().journal).record(current_user.name, "download statement", member)
     name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in member) or "member"
     return _download(operations_csv(reversed(ops)), f"statement-{name}.csv")
 
@@ -230,7 +244,7 @@ def _day(name: str) -> date | None:
 @login_required
 def reconciliation() -> str:
     """Orphaned debits and what their policy does; the finance export's form."""
-    gateway = _gateway()
+    gateway = current_gateway()
     return render_template(
         "console/reconciliation.html",
         orphans=gateway.journal.orphans(),
@@ -251,7 +265,7 @@ def finance_export() -> Any:
         abort(400)
     start = datetime(since.year, since.month, since.day, tzinfo=UTC)
     end = datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
-    gateway = _gateway()
+    gateway = current_gateway()
     text = finance_csv(gateway.journal.operations(start, end))
     Audit(gateway.journal).record(current_user.name, "finance export", f"{since} to {until}")
     return _download(text, f"points-{since}-{until}.csv")

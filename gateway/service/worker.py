@@ -79,6 +79,24 @@ class Worker:
         claimed = self.journal.claim(op.id, ("sent", "unknown"), None, lease)
         return self.ops.resolve(claimed, profile, live=False) if claimed else None
 
+    def resolve_now(self, ids: list[int]) -> list[tuple[Operation, Operation | None]]:
+        """Drive the operations `ids` one step now, backoff or not (an operator's "resolve
+        now"): each as it was and as it is after, None when it was not moved (finished
+        already, held by someone else, or the HR system could not be reached)."""
+        moved: list[tuple[Operation, Operation | None]] = []
+        for op_id in ids:
+            op = self.journal.operation(op_id)
+            if op is None:
+                continue
+            after = None
+            if not op.finished:
+                try:
+                    after = self.step(op, everything=True)
+                except ConnectorError as exc:
+                    log.warning("operation %d: %s; not resolved now", op.id, exc)
+            moved.append((op, after))
+        return moved
+
     def run_forever(self, stop: threading.Event) -> None:
         """Poll while holding the journal's worker lease, until `stop` is set."""
         log.info("ledger worker %s started", self.holder)

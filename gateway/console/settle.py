@@ -1,0 +1,118 @@
+"""The console's pages that act on a points ledger's operations or read the ledger: "resolve
+now" on one operation or a selection (previewed before it runs), the comparison of journal and
+ledger, and the lists behind the overview's numbers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import abort, render_template, request
+from flask_login import current_user, login_required
+
+from gateway.console.overview import operations_since
+from gateway.console.views import (
+    UNFINISHED_STATES,
+    ActionForm,
+    bp,
+    current_gateway,
+    may_resolve,
+    unfinished_of,
+)
+from gateway.journal.operators import Audit
+from gateway.journal.records import utcnow
+from gateway.service.compare import MOST_LINES, compare
+from gateway.service.ledger import LedgerPointsService
+from gateway.service.worker import Worker
+
+log = logging.getLogger(__name__)
+MOST_AT_ONCE = 200  # operations one "resolve now" drives: each may be a call to the ledger
+
+
+def _selected() -> list[int]:
+    """The operations a form names: ticked ids, or every one the unfinished filter shows."""
+    if request.form.get("every"):
+        kind, state = request.form.get("kind", ""), request.form.get("state", "")
+        return [op.id for op in unfinished_of(kind, state)][:MOST_AT_ONCE]
+    ids = []
+    for text in request.form.getlist("ids")[:MOST_AT_ONCE]:
+        if text.isdecimal() and len(text) < 19:
+            ids.append(int(text))
+    return list(dict.fromkeys(ids))
+
+
+def _operator_form() -> None:
+    if not may_resolve():
+        abort(403)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+
+@bp.post("/unfinished/preview")
+@login_required
+def resolve_preview() -> Any:
+    """Which operations "resolve now" would drive, and how many, before it runs."""
+    _operator_form()
+    journal = current_gateway().journal
+    found = [op for op in map(journal.operation, _selected()) if op and not op.finished]
+    return render_template(
+        "console/resolve.html", found=found, confirm=ActionForm(), logout=ActionForm()
+    )
+
+
+@bp.post("/unfinished/resolve")
+@login_required
+def resolve_now() -> Any:
+    """Drive the selected operations now, each as far as the ledger allows (the worker's rules:
+    claimed first, so a request or the background worker never sends one twice)."""
+    _operator_form()
+    gateway = current_gateway()
+    ids = _selected()
+    moved = Worker(gateway.service, threads=1).resolve_now(ids)
+    shown = ", ".join(str(i) for i in ids[:20]) + (" ..." if len(ids) > 20 else "")
+    Audit(gateway.journal).record(current_user.name, "resolve now", f"operations {shown}")
+    log.info("console: %s resolved %d operation(s) now", current_user.name, len(moved))
+    return render_template("console/resolved.html", moved=moved, logout=ActionForm())
+
+
+@bp.get("/compare")
+@login_required
+def ledger_comparison() -> Any:
+    """Journal and points ledger side by side for members, orders or references (one a line)."""
+    service = current_gateway().service
+    if not isinstance(service, LedgerPointsService):
+        return render_template("console/compare.html", ledger=False, logout=ActionForm())
+    text = request.args.get("lines", "")[: MOST_LINES * 130]
+    found = compare(service, text.splitlines()) if text.strip() else None
+    return render_template(
+        "console/compare.html",
+        ledger=True,
+        text=text,
+        found=found,
+        most=MOST_LINES,
+        logout=ActionForm(),
+    )
+
+
+@bp.get("/operations")
+@login_required
+def operation_list() -> Any:
+    """Operations of the last `hours` by kind and state, newest first: what an overview number
+    counts. Pages by keyset (`before`: the id the previous page ended at)."""
+    kind, state = request.args.get("kind", ""), request.args.get("state", "")
+    hours = min(max(request.args.get("hours", 24, type=int) or 24, 1), 24 * 90)
+    before = request.args.get("before", type=int)
+    since = utcnow() - timedelta(hours=hours)
+    found = operations_since(current_gateway().journal, since, kind, state, 100, before)
+    return render_template(
+        "console/operations.html",
+        found=found,
+        kind=kind,
+        state=state,
+        hours=hours,
+        since=since,
+        more=found[-1].id if len(found) == 100 else None,
+        states=UNFINISHED_STATES,
+        logout=ActionForm(),
+    )
