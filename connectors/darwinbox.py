@@ -10,12 +10,6 @@ the last version meanwhile.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import stat
-import tempfile
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +18,6 @@ import requests
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from connectors.base import (
-    ConnectorConfigError,
     FilePath,
     IdentityField,
     Profile,
@@ -33,7 +26,8 @@ from connectors.base import (
     UpstreamAuthFailed,
     UpstreamError,
 )
-from connectors.directory import Dataset, DirectoryIndex, batched, row_of
+from connectors.directory import Dataset, DirectoryIndex, batched
+from connectors.directory.remote import private_index, ttl_version, unique_rows
 from connectors.http import HttpClient, HttpPolicy, http_options_field
 
 #: Xoxoday's legacy profile uses Darwinbox's names, but for `department` (`department_name`).
@@ -103,7 +97,12 @@ class DarwinboxConnector(ProfileSource):
             self.datasets.append(_Dataset(inactive_api_key, inactive_dataset_key, active=False))
         self.directory_ttl = directory_ttl_seconds
         names = {"employee_id": "employee_id", "email": FIELDS["email"], "mobile": FIELDS["mobile"]}
-        path = Path(index_path) if index_path else _private_index(self.url, username, self.datasets)
+        keys = [
+            self.url,
+            username,
+            *(f"{d.api_key}:{d.dataset_key}:{d.active}" for d in self.datasets),
+        ]
+        path = Path(index_path) if index_path else private_index("darwinbox", keys)
         self.directory = DirectoryIndex(path, names)
 
     def find(self, by: IdentityField, value: str) -> Profile | None:
@@ -116,10 +115,7 @@ class DarwinboxConnector(ProfileSource):
                     if str(row.get("employee_id", "")) == value:
                         return _profile(row, dataset.active)
             return None
-        # A version a TTL long, the same for every process of the host: a restart within it
-        # reuses the index, and one process reads the dataset again when it ends.
-        version = f"{int(time.time() // self.directory_ttl)}:{self.directory_ttl}"
-        reader = self.directory.current(version, self._everyone)
+        reader = self.directory.current(ttl_version(self.directory_ttl), self._everyone)
         person = None if reader is None else reader.find(by, value)
         return None if person is None else person.profile
 
@@ -161,31 +157,7 @@ class DarwinboxConnector(ProfileSource):
                 profile = _profile(row, dataset.active)
                 if profile.employee_id:
                     people.setdefault(profile.employee_id, profile)
-        return Dataset(batched(_rows(people.values())))
-
-
-def _rows(people: Any) -> Iterator[tuple[Any, ...]]:
-    taken: set[tuple[str, str]] = set()
-    for line, profile in enumerate(people, start=1):
-        row = list(row_of(line, profile, None))
-        for at, key in ((2, "email"), (3, "mobile")):
-            if row[at] and (key, row[at]) in taken:
-                row[at] = ""
-            taken.add((key, row[at]))
-        yield tuple(row)
-
-
-def _private_index(url: str, username: str, datasets: list[_Dataset]) -> Path:
-    """`<tmp>/points-gateway-<uid>/darwinbox-<digest>.index`: one per tenant and dataset, in a
-    folder only this user may use (another user could otherwise plant the file)."""
-    folder = Path(tempfile.gettempdir()) / f"points-gateway-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    st = folder.lstat()
-    if st.st_uid != os.getuid() or st.st_mode & 0o077 or not stat.S_ISDIR(st.st_mode):
-        raise ConnectorConfigError(f"{folder} is not a private folder of this user: set index_path")
-    keys = [url, username, *(f"{d.api_key}:{d.dataset_key}:{d.active}" for d in datasets)]
-    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
-    return folder / f"darwinbox-{digest}.index"
+        return Dataset(batched(unique_rows((p, None) for p in people.values())))
 
 
 def _means_nobody(message: str) -> bool:

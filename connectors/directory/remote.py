@@ -1,0 +1,50 @@
+"""For connectors that index a remote system's whole dataset (Darwinbox, rest_directory): where
+the host's index lives by default, which version the clock says to serve, and the rows of the
+people read."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from connectors.base import ConnectorConfigError, Profile
+from connectors.directory.store import row_of
+
+
+def private_index(kind: str, keys: Iterable[str]) -> Path:
+    """`<tmp>/points-gateway-<uid>/<kind>-<digest>.index`: one per system and credentials, in a
+    folder only this user may use (another user could otherwise plant the file)."""
+    folder = Path(tempfile.gettempdir()) / f"points-gateway-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    st = folder.lstat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o077 or not stat.S_ISDIR(st.st_mode):
+        raise ConnectorConfigError(f"{folder} is not a private folder of this user: set index_path")
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+    return folder / f"{kind}-{digest}.index"
+
+
+def ttl_version(ttl_seconds: float) -> str:
+    """A version a TTL long, the same for every process of the host: a restart within it reuses
+    the index, and one process reads the dataset again when it ends."""
+    return f"{int(time.time() // ttl_seconds)}:{ttl_seconds}"
+
+
+def unique_rows(people: Iterable[tuple[Profile, Decimal | None]]) -> Iterator[tuple[Any, ...]]:
+    """Directory rows of `people`. An email or mobile a second person shares is left off that
+    person's row: they keep their profile but cannot be found by the value they share (a
+    redemption must never land on one of two people)."""
+    taken: set[tuple[str, str]] = set()
+    for line, (profile, points) in enumerate(people, start=1):
+        row = list(row_of(line, profile, points))
+        for at, key in ((2, "email"), (3, "mobile")):
+            if row[at] and (key, row[at]) in taken:
+                row[at] = ""
+            taken.add((key, row[at]))
+        yield tuple(row)
