@@ -90,6 +90,13 @@ def _secrets_of(field: fields.Field, value: Any) -> list[str]:
         return [str(value)]
     if isinstance(field, fields.Nested) and isinstance(value, Mapping):
         return list(secrets_in(field.schema, value))
+    if isinstance(field, fields.Dict) and isinstance(value, Mapping):
+        inner = field.value_field
+        return (
+            [s for item in value.values() if item for s in _secrets_of(inner, item)]
+            if inner
+            else []
+        )
     if isinstance(field, fields.List) and isinstance(value, list):
         return [s for item in value if item for s in _secrets_of(field.inner, item)]
     return []

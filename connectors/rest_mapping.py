@@ -77,16 +77,20 @@ def render_body(template: Any, values: Mapping[str, str]) -> str:
 
 
 def dig(answer: Any, path: str) -> Any:
-    """The value at a dotted path (`data.balance`, `items.0.id`); None when it is not there."""
-    node = answer
-    for part in path.split(".") if path else ():
-        if isinstance(node, Mapping):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
+    """The value at a dotted path (`data.balance`, `items.0.id`); None when it is not there.
+    A key that holds dots itself (OData's `@odata.nextLink`) is found whole first."""
+    if not path:
+        return answer
+    if isinstance(answer, Mapping) and path in answer:
+        return answer[path]
+    part, _, rest = path.partition(".")
+    if isinstance(answer, Mapping):
+        node = answer.get(part)
+    elif isinstance(answer, list) and part.isdigit() and int(part) < len(answer):
+        node = answer[int(part)]
+    else:
+        return None
+    return dig(node, rest) if rest else node
 
 
 def as_decimal(value: Any) -> Decimal | None:

@@ -39,7 +39,7 @@ class Key:
 def schema_keys(schema: Schema, prefix: str = "") -> Iterator[Key]:
     """Every key `schema` loads, nested tables flattened with dots."""
     for name, field in schema.fields.items():
-        path = f"{prefix}{name}"
+        path = f"{prefix}{field.data_key or name}"
         if isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
             yield from schema_keys(field.schema, path + ".")
             continue
@@ -101,13 +101,18 @@ def disagreements(known: list[Key], named: dict[str, str]) -> tuple[list[str], l
     not keys of their own."""
     paths = {k.path for k in known}
     tables = {k.path for k in known if k.kind == "dict"}
-    missing = sorted(paths - set(named))
+    # A table-valued key written as a section of its own is named by its entries.
+    missing = sorted(
+        p
+        for p in paths - set(named)
+        if not (p in tables and any(n.startswith(p + ".") for n in named))
+    )
     unknown = [
         name
         for name in sorted(named)
         if name not in paths
         and not any(p.startswith(name + ".") for p in paths)
-        and name.rpartition(".")[0] not in tables
+        and not any(name.startswith(table + ".") for table in tables)
     ]
     return missing, unknown
 

@@ -117,6 +117,10 @@ def test_connectors_lists_each_with_roles_and_options():
     assert "darwinbox  (connectors.darwinbox.DarwinboxConnector; profile; remote)" in out.stdout
     assert "    password (secret, required)" in out.stdout
     assert "    http.budget_seconds (float, default 5.0)" in out.stdout
+    assert "  keka             Keka HR (HRIS employees); finds by employee_id, email, mobile" in (
+        out.stdout
+    )
+    assert "  microsoft_graph  Microsoft Entra ID" in out.stdout
 
 
 def test_a_bad_nested_connector_option_is_named(tmp_path):

@@ -91,3 +91,9 @@ def connectors() -> None:
         )
         for line in describe_options(cls.options_schema()):
             click.echo(f"    {line}")
+    from connectors.hr.presets import about, identities_of, presets
+
+    click.echo("\nrest_directory presets (options = { preset = NAME, ... }):")
+    for name in sorted(presets()):
+        finds = ", ".join(identities_of(name))
+        click.echo(f"  {name:<16} {about(name).get('title', name)}; finds by {finds}")

@@ -1,0 +1,97 @@
+"""rest_directory's options: the calls (lookups per identity, the list), the field mapping, the
+"active" rule, and how a value asked is escaped where it goes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
+
+from connectors.base import IDENTITY_FIELDS, PROFILE_FIELDS, FilePath
+from connectors.hr.auth import AuthOptions
+from connectors.hr.paging import PagingOptions
+from connectors.hr.presets import apply_preset
+from connectors.http import http_options_field
+from connectors.rest_mapping import check_template, rule_field
+
+METHODS = validate.OneOf(["GET", "POST"])
+VALUE = frozenset({"value"})
+#: How `{value}` is written inside a query or body string, beyond URL and JSON encoding.
+ESCAPES = {
+    "none": lambda v: v,
+    "odata": lambda v: v.replace("'", "''"),  # OData 4.01 part 2, 5.1.1.6.1: '' is a quote
+}
+
+
+def _value_only(template: Any) -> None:
+    check_template(template, VALUE)
+
+
+class Call(Schema):
+    method = fields.String(load_default="GET", validate=METHODS)
+    path = fields.String(required=True, validate=[validate.Regexp(r"^/"), _value_only])
+    query = fields.Dict(
+        keys=fields.String(), values=fields.String(), load_default=dict, validate=_value_only
+    )
+    # A JSON template (a TOML table), for a search sent by POST.
+    body = fields.Dict(load_default=None, validate=_value_only)
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    escape = fields.String(load_default="none", validate=validate.OneOf(list(ESCAPES)))
+    results = fields.String(load_default="")  # dotted path to the records ("": the answer)
+    nobody = rule_field([404])  # an answer that means "no such person"
+
+
+class ListCall(Call):
+    paging = fields.Nested(PagingOptions, load_default=lambda: PagingOptions().load({}))
+
+
+class ActiveRule(Schema):
+    """Who is active: `field`'s value is one of `values`, or is none of `inactive_values`
+    (compared as text, case-insensitively; JSON true is "true")."""
+
+    field = fields.String(required=True)
+    values = fields.List(fields.Raw(), load_default=list)
+    inactive_values = fields.List(fields.Raw(), load_default=list)
+
+    @validates_schema
+    def _one(self, data: dict[str, Any], **_: Any) -> None:
+        if bool(data["values"]) == bool(data["inactive_values"]):
+            raise ValidationError("give `values` or `inactive_values`")
+
+
+class RestDirectoryOptions(Schema):
+    preset = fields.String(load_default=None)
+    tenant = fields.String(load_default=None)  # fills {tenant} in base_url and auth.token_url
+    base_url = fields.Url(required=True, schemes={"https", "http"}, require_tld=False)
+    auth = fields.Nested(AuthOptions, load_default=lambda: AuthOptions().load({}))
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    lookup = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(IDENTITY_FIELDS)),
+        values=fields.Nested(Call),
+        load_default=dict,
+    )
+    list_call = fields.Nested(ListCall, load_default=None, data_key="list")
+    active = fields.Nested(ActiveRule, load_default=None)
+    # Our profile field -> the dotted path of its value in a record.
+    mapping = fields.Dict(
+        keys=fields.String(), values=fields.String(), required=True, data_key="fields"
+    )
+    points = fields.String(load_default=None)  # where a record holds the points granted
+    directory_ttl_seconds = fields.Float(load_default=900.0, validate=validate.Range(min=1))
+    index_path = FilePath(load_default=None)
+    http = http_options_field()
+
+    @pre_load
+    def _preset(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return apply_preset(data)
+
+    @validates_schema
+    def _mapping(self, data: dict[str, Any], **_: Any) -> None:
+        unknown = set(data["mapping"]) - set(PROFILE_FIELDS)
+        if unknown:
+            raise ValidationError(f"unknown profile fields {sorted(unknown)}", "fields")
+        missing = {"employee_id", "email"} - set(data["mapping"])
+        if missing:
+            raise ValidationError(f"map {sorted(missing)} to the answer's fields", "fields")
+        if not data["lookup"] and not data.get("list_call"):
+            raise ValidationError("give a lookup call per identity, or a list call, or both")

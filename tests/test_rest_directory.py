@@ -1,0 +1,251 @@
+"""rest_directory: an HR system's REST API as the profile source by configuration, run through the
+conformance kit with each preset against its vendor's fake (tests/fakes/hr_rest.py), and the
+parts a kit cannot see: paging across pages, 429 with Retry-After, an expired OAuth2 token
+renewed once under 16 threads, hostile values, inactive people, presets overridden."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.base import ConnectorError, UpstreamAuthFailed
+from connectors.hr.rest_directory import RestDirectoryConnector
+from connectors.registry import BadOptions, validate_options
+from connectors.testing import ProfileSourceContract
+from tests.fakes.hr_rest import GraphApi, KekaApi, Person, people
+
+CLIENT_ID = "5e1f-client"
+CLIENT_SECRET = "graph-client-secret-9f8e7d"
+KEKA_SECRET = "keka-client-secret-1a2b3c"
+KEKA_API_KEY = "keka-api-key-4d5e6f"
+
+
+def build(options: dict[str, Any]) -> RestDirectoryConnector:
+    return RestDirectoryConnector(**validate_options(RestDirectoryConnector, options))
+
+
+def graph_options(tmp_path: Path, **more: Any) -> dict[str, Any]:
+    return {
+        "preset": "microsoft_graph",
+        "tenant": GraphApi.tenant,
+        "auth": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        "index_path": str(tmp_path / "graph.index"),
+        "http": {"attempts": 3, "budget_seconds": 2},
+        **more,
+    }
+
+
+def keka_options(tmp_path: Path, **more: Any) -> dict[str, Any]:
+    return {
+        "preset": "keka",
+        "tenant": KekaApi.company,
+        "auth": {
+            "client_id": CLIENT_ID,
+            "client_secret": KEKA_SECRET,
+            "token_secrets": {"api_key": KEKA_API_KEY},
+        },
+        "index_path": str(tmp_path / "keka.index"),
+        "http": {"attempts": 3, "budget_seconds": 2},
+        **more,
+    }
+
+
+STAFF = [
+    Person("E1001", "Pam.Beesly@Example.com", "Pam", "Beesly", "+919800000001"),
+    Person("E1002", "jim@example.com", "Jim", "Halpert", "+919800000002"),
+    Person("E1003", "o'brien@example.com", "Conan", "O'Brien"),
+    Person("E1004", "gone@example.com", "Toby", "Flenderson", active=False),
+    *people(5),
+]
+KNOWN = {"employee_id": "E1001", "email": "Pam.Beesly@Example.com", "mobile": "+919800000001"}
+
+
+@pytest.fixture
+def graph(mock) -> GraphApi:
+    api = GraphApi(list(STAFF), CLIENT_ID, CLIENT_SECRET)
+    api.mount(mock)
+    return api
+
+
+@pytest.fixture
+def keka(mock) -> KekaApi:
+    api = KekaApi(list(STAFF), CLIENT_ID, KEKA_SECRET, KEKA_API_KEY)
+    api.mount(mock)
+    return api
+
+
+class TestMicrosoftGraph(ProfileSourceContract):
+    @pytest.fixture
+    def connector(self, graph, tmp_path):
+        return build(graph_options(tmp_path))
+
+    @pytest.fixture
+    def known(self):
+        return KNOWN
+
+    @pytest.fixture
+    def backend_down(self, graph):
+        return lambda: setattr(graph, "down", True)
+
+    @pytest.fixture
+    def secrets(self):
+        return [CLIENT_SECRET]
+
+
+class TestKeka(ProfileSourceContract):
+    @pytest.fixture
+    def connector(self, keka, tmp_path):
+        return build(keka_options(tmp_path, directory_ttl_seconds=1))
+
+    @pytest.fixture
+    def known(self):
+        return KNOWN
+
+    @pytest.fixture
+    def backend_down(self, keka):
+        return lambda: setattr(keka, "down", True)
+
+    @pytest.fixture
+    def secrets(self):
+        return [KEKA_SECRET, KEKA_API_KEY]
+
+
+def test_graph_lookups_are_one_filtered_call_each_with_the_preset_s_fields(graph, tmp_path):
+    connector = build(graph_options(tmp_path))
+    pam = connector.find("email", "pam.beesly@example.com")
+    assert (pam.employee_id, pam.first_name, pam.designation, pam.company) == (
+        "E1001",
+        "Pam",
+        "Engineer",
+        "Contoso",
+    )
+    assert graph.calls == [
+        "GET /users?%24filter=mail+eq+%27pam.beesly%40example.com%27&%24select="
+        + "id%2CemployeeId%2Cmail%2CuserPrincipalName%2CgivenName%2Csurname%2CmobilePhone"
+        + "%2CjobTitle%2Cdepartment%2CcompanyName%2CaccountEnabled"
+    ]
+    assert connector.find("mobile", "+919800000002").employee_id == "E1002"
+
+
+def test_a_quote_in_a_value_is_escaped_and_cannot_widen_the_filter(graph, tmp_path):
+    connector = build(graph_options(tmp_path))
+    assert connector.find("email", "o'brien@example.com").employee_id == "E1003"
+    hostile = "nobody@example.com' or mail eq 'jim@example.com"
+    assert connector.find("email", hostile) is None
+    assert connector.find("employee_id", "E1002' or employeeId ne '") is None
+    assert connector.find("employee_id", "../users/E1002") is None
+
+
+def test_people_who_left_are_found_inactive(graph, keka, tmp_path):
+    assert build(graph_options(tmp_path)).find("employee_id", "E1004").active is False
+    assert build(keka_options(tmp_path)).find("employee_id", "E1004").active is False
+    assert build(keka_options(tmp_path)).find("employee_id", "E1001").active is True
+
+
+def test_a_list_is_read_across_pages_into_the_directory_index(graph, keka, tmp_path):
+    keka.people = people(250)
+    connector = build(keka_options(tmp_path))
+    assert connector.find("email", "PERSON.249@example.com").employee_id == "E0249"
+    pages = [c for c in keka.calls if "/hris/employees" in c]
+    assert len(pages) == 3, pages
+    assert connector.find("mobile", "+919700000007").employee_id == "E0007"
+    assert len([c for c in keka.calls if "/hris/employees" in c]) == 3  # answered from the index
+
+    graph.people = people(7)
+    no_lookups = {"employee_id": False, "email": False, "mobile": False}
+    listing = build(graph_options(tmp_path, lookup=no_lookups, list={"query": {"$top": "3"}}))
+    assert listing.find("employee_id", "E0006").email == "person.6@example.com"
+    assert len(graph.calls) == 3  # 3 + 3 + 1, each by @odata.nextLink
+
+
+def test_429_is_waited_out_as_retry_after_says(graph, tmp_path):
+    connector = build(graph_options(tmp_path))
+    graph.throttle(2)
+    assert connector.find("employee_id", "E1002").email == "jim@example.com"
+    assert graph.throttled == 0
+
+
+def test_an_expired_token_is_renewed_once_under_16_threads(graph, tmp_path):
+    connector = build(graph_options(tmp_path))
+    assert connector.find("employee_id", "E1001") is not None
+    assert graph.token_calls == 1
+    graph.expire_tokens()
+    found: list[Any] = []
+    start = threading.Barrier(16)
+
+    def one(i: int) -> None:
+        start.wait()
+        found.append(connector.find("email", f"person.{i % 5}@example.com"))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(found) == 16 and all(p is not None for p in found)
+    assert graph.token_calls == 2
+
+
+def test_refused_credentials_are_an_auth_failure_that_names_no_secret(graph, tmp_path):
+    options = graph_options(tmp_path)
+    options["auth"]["client_secret"] = "wrong-secret-123"
+    with pytest.raises(UpstreamAuthFailed) as refused:
+        build(options).find("employee_id", "E1001")
+    assert "wrong-secret-123" not in str(refused.value)
+
+
+def test_preset_options_are_overridden_table_by_table(graph, tmp_path):
+    graph.people[0].extra = {"employeeType": "Contractor", "mailNickname": "pambeesly"}
+    connector = build(graph_options(tmp_path, fields={"designation": "employeeType"}))
+    pam = connector.find("employee_id", "E1001")
+    assert pam.designation == "Contractor" and pam.first_name == "Pam"  # the rest as preset
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"preset": "peoplesoft"}, "unknown preset"),
+        ({"tenant": None}, "needs `tenant`"),
+        ({"fields": {"points_balance": "x"}}, "unknown profile fields"),
+        ({"lookup": {"email": {"path": "/users/{member}"}}}, "unknown placeholder"),
+        ({"auth": {"client_secret": None}}, "needs client_secret"),
+    ],
+)
+def test_bad_options_are_named(tmp_path, change, complaint):
+    options = graph_options(tmp_path)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(options.get(key), dict):
+            options[key] = {**options[key], **value}
+        else:
+            options[key] = value
+    with pytest.raises(BadOptions) as bad:
+        validate_options(RestDirectoryConnector, options)
+    assert complaint in str(bad.value.messages)
+
+
+def test_a_system_that_cannot_search_by_an_identity_says_so(graph, tmp_path):
+    connector = build(graph_options(tmp_path, lookup={"mobile": False}, list=False))
+    assert connector.identities == ("employee_id", "email")
+    with pytest.raises(ConnectorError, match="cannot find people by mobile"):
+        connector.find("mobile", "+919800000001")
+
+
+def test_a_system_that_keeps_points_is_a_grants_source(keka, tmp_path):
+    from decimal import Decimal
+
+    keka.people[0].extra = {"rewardPoints": "120.50"}
+    connector = build(keka_options(tmp_path, points="rewardPoints"))
+    pam = connector.find("employee_id", "E1001")
+    assert connector.granted(pam) == Decimal("120.50")
+    jim = connector.find("employee_id", "E1002")
+    assert connector.granted(jim) is None
+
+
+def test_every_credential_is_known_as_a_secret_for_redaction(tmp_path):
+    from connectors.registry import secret_values
+
+    loaded = validate_options(RestDirectoryConnector, keka_options(tmp_path))
+    assert {KEKA_SECRET, KEKA_API_KEY} <= set(secret_values(RestDirectoryConnector, loaded))
