@@ -170,11 +170,14 @@ def redeem_and_refund(app: Flask) -> None:
     gateway = app.extensions["points_gateway"]
     token = token_authority(gateway.settings).issue("DB123")
     client = app.test_client()
-    body = {"unique_id": "DB123", "auth_token": token, "order_id": "ORD-1"}
-    assert (
-        client.post("/v1/points/redeem", json={**body, "total_points_redeemed": 100}).json["status"]
-        == "1"
-    )
+    body = {
+        "unique_id": "DB123",
+        "auth_token": token,
+        "order_id": "ORD-1",
+        "total_points_redeemed": 100,
+    }
+    answer = client.post("/v1/points/redeem", json=body, headers={"X-Request-ID": "xo-req-7f3a"})
+    assert answer.json["status"] == "1"
     refund = {"unique_id": "DB123", "auth_token": token, "transactionid": "ORD-1"}
     assert (
         client.post("/v1/points/refund", json={**refund, "redemption_amount": "30.5"}).json[
@@ -190,12 +193,13 @@ def test_search_finds_an_order_and_its_page_tells_its_story(console_app: Flask):
     assert log_in(client, "victor") == 302  # a viewer may look
     found = client.get("/console/search", query_string={"q": "ORD-1"}).get_data(as_text=True)
     assert found.count("ORD-1") >= 2 and "debit" in found and "refund" in found
-    by_member = client.get("/console/search", query_string={"q": "DB123"}).get_data(as_text=True)
-    assert "ORD-1" in by_member
+    for text in ("DB123", "xo-req-7f3a", "PAM@example.com"):  # member, request id, email
+        by_other = client.get("/console/search", query_string={"q": text}).get_data(as_text=True)
+        assert "ORD-1" in by_other, text
     debit = console_app.extensions["points_gateway"].journal.order("debit", "ORD-1")
     page = client.get(f"/console/operations/{debit.id}").get_data(as_text=True)
     assert 'id="amount">100<' in page and 'id="refunded">30.5<' in page
-    assert 'id="remaining">69.5<' in page
+    assert 'id="remaining">69.5<' in page and "xo-req-7f3a" in page
     assert client.get("/console/operations/999999").status_code == 404
 
 

@@ -77,11 +77,12 @@ def ledger_app(tmp_path: Path, employees_csv: Path, database_url: str, ledger: F
     app.extensions["points_gateway"].close()
 
 
-def redeem(app: Flask, order_id: str, points: str = "100") -> dict[str, Any]:
+def redeem(app: Flask, order_id: str, points: str = "100", request_id: str = "") -> dict[str, Any]:
     tokens = app.extensions["points_gateway"].tokens
     body = {"unique_id": "DB123", "auth_token": tokens.issue("DB123"), "order_id": order_id}
+    headers = {"X-Request-ID": request_id} if request_id else {}
     answer = app.test_client().post(
-        "/v1/points/redeem", json={**body, "total_points_redeemed": points}
+        "/v1/points/redeem", json={**body, "total_points_redeemed": points}, headers=headers
     )
     return answer.get_json()
 
@@ -220,3 +221,27 @@ def test_the_operations_list_pages_by_time_then_id_without_losing_one(app: Flask
             break
         before = page[-1].id
     assert sorted(seen) == sorted(f"P{i}" for i in range(250)) and len(seen) == 250
+
+
+def test_each_delivery_keeps_its_request_id_and_search_finds_the_order_by_any(
+    ledger_app: Flask, ledger: Flaky
+):
+    ledger.on = True
+    assert redeem(ledger_app, "R-1", request_id="xo-first-try")["error_code"] == "outcome_unknown"
+    ledger.on = False
+    assert redeem(ledger_app, "R-1", request_id="xo-second-try")["status"] == "1"
+    journal = ledger_app.extensions["points_gateway"].journal
+    op = journal.order("debit", "R-1")
+    assert op.request_id == "xo-first-try"
+    assert [(a, r) for _, a, r in journal.deliveries_of(op.id)] == [
+        ("outcome_unknown", "xo-first-try"),
+        ("ok", "xo-second-try"),
+    ]
+    client = ledger_app.test_client()
+    assert log_in(client) == 302
+    for request_id in ("xo-first-try", "xo-second-try"):
+        page = client.get("/console/search", query_string={"q": request_id}).get_data(True)
+        assert "R-1" in page, request_id
+    assert "Nothing matches" in client.get(
+        "/console/search", query_string={"q": "xo-third-try"}
+    ).get_data(True)

@@ -26,6 +26,8 @@ from tests.servers import clean_env
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KEY = "migration-test-secret-key-0123456789abcdef"
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+#: Columns migrations after 0.1.0 added: its journal has none of them.
+LATER = {"request_id"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -68,7 +70,7 @@ def build_0_1_0(url: str) -> None:
             ],
         )
         base = {"member": "E1", "unique_id": "E1", "fingerprint": "f" * 64, "created_at": AT}
-        base |= {c.name: None for c in operations.columns if c.nullable}
+        base |= {c.name: None for c in operations.columns if c.nullable and c.name not in LATER}
         conn.execute(
             operations.insert(),
             [
@@ -136,7 +138,14 @@ def rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
     engine = create_engine(url)
     with engine.connect() as conn:
         found = {
-            table.name: [tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key))]
+            table.name: [
+                tuple(r)
+                for r in conn.execute(
+                    select(*(c for c in table.c if c.name not in LATER)).order_by(
+                        *table.primary_key
+                    )
+                )
+            ]
             for table in (accounts, operations, leases, xoxoday_tokens)
         }
     engine.dispose()

@@ -77,7 +77,7 @@ def test_a_redelivery_after_the_orphan_refund_is_never_answered_paid(journal, le
     with pytest.raises(OrderRefunded):
         service.redeem("DB123", "X1", Decimal(100))
     assert ledger.accounts["DB123"] == Decimal(1000)  # not debited again, not answered paid
-    answers = [a for _, a in journal.deliveries_of(journal.order("debit", "X1").id)]
+    answers = [a for _, a, _ in journal.deliveries_of(journal.order("debit", "X1").id)]
     assert answers == ["outcome_unknown", "order_refunded"]
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
+from gateway.journal.records import REQUEST_ID as journaled_request
+
 bp = Blueprint("observe", __name__)
 log = logging.getLogger("gateway.request")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -81,6 +83,13 @@ def register(app: Flask) -> None:
         g.started = time.perf_counter()
         given = request.environ.get("HTTP_X_REQUEST_ID")
         g.request_id = given if given and REQUEST_ID.fullmatch(given) else request_ids.new()
+        g.request_id_token = journaled_request.set(g.request_id)
+
+    @app.teardown_request
+    def _forget(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            journaled_request.reset(token)
 
     @app.after_request
     def _finish(response: Response) -> Response:

@@ -29,7 +29,7 @@ from gateway.journal import Operation
 from gateway.journal.operators import Audit, Operators
 from gateway.journal.records import utcnow
 from gateway.service.ledger import LedgerPointsService
-from gateway.service.orders import order_story, statement
+from gateway.service.orders import member_by_email, order_story, statement
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
@@ -126,9 +126,14 @@ def audit() -> str:
 @bp.get("/search")
 @login_required
 def search() -> str:
-    """By order id, member (employee id), unique_id or ledger reference: exact matches."""
+    """By order id, member (employee id), unique_id, ledger reference, request id or email:
+    exact matches."""
     text = request.args.get("q", "").strip()[:256]
-    found = current_gateway().journal.search(text) if text else []
+    journal = current_gateway().journal
+    found = journal.search(text) if text else []
+    if not found and "@" in text:  # an email, where the journal knows people by employee id
+        member = member_by_email(current_gateway().service, text)
+        found = journal.search(member) if member else []
     return render_template("console/search.html", q=text, found=found, logout=ActionForm())
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, or_, select, update
 
-from gateway.journal.records import Operation, operation_from_row, utcnow
+from gateway.journal.records import REQUEST_ID, Operation, as_utc, operation_from_row, utcnow
 from gateway.journal.tables import UNANSWERED_ROWS, deliveries, operations
 
 op = operations.c
@@ -60,18 +60,23 @@ class Deliveries:
         with self._write() as conn:
             if conn.execute(update(operations).where(*where).values(values)).rowcount != 1:
                 return False
-            delivery = {"operation_id": operation.id, "at": now, "answer": answer}
+            delivery = {
+                "operation_id": operation.id,
+                "at": now,
+                "answer": answer,
+                "request_id": REQUEST_ID.get(),
+            }
             conn.execute(insert(deliveries).values(delivery))
         return True
 
-    def deliveries_of(self, operation_id: int) -> list[tuple[datetime, str]]:
-        query = (
-            select(deliveries.c.at, deliveries.c.answer)
-            .where(deliveries.c.operation_id == operation_id)
-            .order_by(deliveries.c.id)
-        )
+    def deliveries_of(self, operation_id: int) -> list[tuple[datetime, str, str | None]]:
+        """Each delivery of a ledger debit: when, what it was answered, its request id."""
+        d = deliveries.c
+        query = select(d.at, d.answer, d.request_id).where(d.operation_id == operation_id)
         with self.reader.connect() as conn:
-            return [(row[0], row[1]) for row in conn.execute(query)]
+            return [
+                (as_utc(at), answer, rid) for at, answer, rid in conn.execute(query.order_by(d.id))
+            ]
 
     def orphan_candidates(self, cutoff: datetime, limit: int = 100) -> list[Operation]:
         query = select(operations).where(*_waiting(cutoff)).order_by(op.answered_at).limit(limit)

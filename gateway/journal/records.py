@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+#: The request the work in hand is done for (its X-Request-ID), set by the API for each
+#: request: journaled with each operation and delivery, so support can find them by the id in
+#: Xoxoday's logs or ours. None for the worker's and the CLI's own work.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class OrderRecordedConcurrently(Exception):
@@ -60,6 +66,7 @@ class Operation:
     answered: str | None = None  # a ledger debit's last answer: "ok" or its error_code
     answered_at: datetime | None = None
     orphan: str | None = None  # "refunded" | "reported": answered a failure, never delivered again
+    request_id: str | None = None  # the request that recorded it
 
     @property
     def finished(self) -> bool:
@@ -116,6 +123,7 @@ def operation_from_row(row: Any) -> Operation:
         answered=m["answered"],
         answered_at=maybe_utc(m["answered_at"]),
         orphan=m["orphan"],
+        request_id=m["request_id"],
     )
 
 
@@ -154,5 +162,6 @@ def operation_values(
         "detail": None,
         "answered": None,
         "answered_at": None,
+        "request_id": REQUEST_ID.get(),
         "orphan": None,
     }

@@ -48,7 +48,7 @@ from gateway.journal.statements import (
     inserted_id,
     open_account,
 )
-from gateway.journal.tables import operations
+from gateway.journal.tables import deliveries, operations
 
 log = logging.getLogger(__name__)
 
@@ -212,22 +212,28 @@ class Journal(LedgerStates, Deliveries):
                 yield operation_from_row(row)
 
     def search(self, text: str, limit: int = 50) -> list[Operation]:
-        """Operations whose order id, member, unique_id or ledger reference is `text`, newest
-        first (each an indexed equality: a bound value, never part of the SQL)."""
-        c = operations.c
-        query = (
-            select(operations)
-            .where(
-                (c.order_id == text)
-                | (c.member == text)
-                | (c.unique_id == text)
-                | (c.reference == text)
-            )
-            .order_by(c.id.desc())
-            .limit(limit)
+        """Operations whose order id, member, unique_id, ledger reference or request id is
+        `text` (the request that recorded it or any delivery of it), newest first: each an
+        indexed equality on a bound value, never part of the SQL."""
+        c, d = operations.c, deliveries.c
+        matches = (
+            (c.order_id == text)
+            | (c.member == text)
+            | (c.unique_id == text)
+            | (c.reference == text)
         )
+        # A request id is asked apart: most old rows have none, so a planner that read the
+        # statistics may think its index poor within one OR and walk the table instead.
+        by_request = select(c.id).where(c.request_id == text).limit(limit)
+        delivered = select(d.operation_id).where(d.request_id == text).limit(limit)
         with self.reader.connect() as conn:
-            return [operation_from_row(row) for row in conn.execute(query)]
+            query = select(operations).where(matches).order_by(c.id.desc()).limit(limit)
+            found = {row.id: operation_from_row(row) for row in conn.execute(query)}
+            ids = {i for (i,) in conn.execute(by_request)} | {i for (i,) in conn.execute(delivered)}
+            if ids - found.keys():
+                for row in conn.execute(select(operations).where(c.id.in_(ids - found.keys()))):
+                    found[row.id] = operation_from_row(row)
+        return sorted(found.values(), key=lambda o: o.id, reverse=True)[:limit]
 
     def of_member(
         self, member: str, limit: int | None = 100, before: int | None = None

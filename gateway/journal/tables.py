@@ -70,12 +70,15 @@ operations = Table(
     Column("answered", String(32), nullable=True),
     Column("answered_at", DateTime(timezone=True), nullable=True),
     Column("orphan", String(16), nullable=True),
+    # The X-Request-ID of the request that recorded it (None: the worker's or an operator's).
+    Column("request_id", String(128), nullable=True),
     Index("ix_operations_member", "member"),
     Index("ix_operations_created_at", "created_at"),
     Index("ix_operations_order_id", "order_id"),
     # The console finds an operation by what Xoxoday sent or what the ledger knows it by.
     Index("ix_operations_unique_id", "unique_id"),
     Index("ix_operations_reference", "reference"),
+    Index("ix_operations_request_id", "request_id"),
     # An order is debited (or credited) once, whichever worker or host sees it first.
     Index(
         "ux_operations_order_once",
@@ -121,7 +124,9 @@ deliveries = Table(
     Column("operation_id", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("answer", String(32), nullable=False),  # "ok" or the error_code answered
+    Column("request_id", String(128), nullable=True),  # the delivery's X-Request-ID
     Index("ix_deliveries_operation", "operation_id"),
+    Index("ix_deliveries_request_id", "request_id"),
 )
 
 #: Named leases: the background worker of one process (on one host) at a time.

@@ -84,3 +84,13 @@ def statement(service: PointsService, member: str) -> Statement:
         from_units(totals.credited),
         problem,
     )
+
+
+def member_by_email(service: PointsService, email: str) -> str | None:
+    """The employee id the HR source gives an email (None: nobody, or it cannot say now), for
+    finding a member's operations when the journal knows them by employee id."""
+    try:
+        profile = service.profiles.find("email", email)
+    except ConnectorError:
+        return None
+    return profile.employee_id if profile is not None else None
