@@ -176,6 +176,7 @@ def test_the_overview_counts_link_to_the_operations_behind_them(ledger_app: Flas
     client = ledger_app.test_client()
     assert log_in(client) == 302
     overview = client.get("/console/").get_data(as_text=True)
+    assert "breaker closed (this worker)" in overview  # the REST ledger's
     links = re.findall(r'href="(/console/operations\?[^"]+)">(\d+)<', overview)
     assert sorted(n for _, n in links) == ["1", "1"], overview
     for href, _ in links:

@@ -24,6 +24,7 @@ class Overview:
     oldest_unfinished: datetime | None = None
     orphans: dict[str, int] = field(default_factory=dict)  # handling -> count
     health: dict[str, str] = field(default_factory=dict)
+    breakers: dict[str, str] = field(default_factory=dict)  # this worker's, by role
     cache: dict[str, Any] | None = None
     tokens: list[tuple[str, datetime | None, datetime | None]] = field(default_factory=list)
     leases: list[tuple[str, str, datetime]] = field(default_factory=list)
@@ -61,8 +62,20 @@ def overview(gateway: Any) -> Overview:
             )
         ]
     found.health = gateway.service.readiness()
+    found.breakers = breakers(gateway.service)
     if gateway.profile_cache is not None:
         found.cache = gateway.profile_cache.stats()
+    return found
+
+
+def breakers(service: Any) -> dict[str, str]:
+    """Each remote connector's circuit breaker in this worker: closed, open or half-open."""
+    found = {}
+    for role, connector in (("profile", service.profiles), ("points", service.points_connector)):
+        inner = getattr(connector, "source", connector)  # under the profile cache
+        breaker = getattr(getattr(inner, "client", None), "breaker", None)
+        if breaker is not None:
+            found[role] = breaker.state
     return found
 
 
