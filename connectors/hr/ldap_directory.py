@@ -1,0 +1,267 @@
+"""Profiles from an LDAP directory or Active Directory (ldap3).
+
+A search filter template per identity, where `{value}` is replaced by the value asked escaped
+as RFC 4515 says (`*`, `(`, `)`, `\\` and NUL become `\\2a`...): an id can never change the
+filter. Every entry found must hold exactly the value asked (emails without regard to case);
+two are refused, never guessed between. Identities without a filter are answered from the
+host's directory index, filled by a paged search (RFC 2696) of `list_filter`.
+
+Binds as a service account over `ldaps://`, or `ldap://` with StartTLS, verifying the server's
+certificate unless told not to. A connection per thread, opened on first use and once more
+after the server dropped it; a circuit breaker like every remote connector's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import ldap3
+from ldap3.core import exceptions as ldap_errors
+from ldap3.utils.conv import escape_filter_chars
+
+from connectors import telemetry
+from connectors.base import (
+    IDENTITY_FIELDS,
+    PROFILE_FIELDS,
+    ConnectorConfigError,
+    ConnectorError,
+    IdentityField,
+    Profile,
+    ProfileSource,
+    UpstreamAuthFailed,
+    UpstreamError,
+    UpstreamUnavailable,
+)
+from connectors.breaker import CircuitBreaker
+from connectors.directory import Dataset, DirectoryIndex, batched
+from connectors.directory.remote import private_index, ttl_version, unique_rows
+from connectors.hr.ldap_options import LdapOptions
+
+log = logging.getLogger(__name__)
+NAME = "ldap"
+
+
+class LdapConnector(ProfileSource):
+    options_schema = LdapOptions
+    remote = True
+
+    def __init__(
+        self,
+        url: str,
+        bind_dn: str,
+        bind_password: str,
+        base_dn: str,
+        attributes: dict[str, str],
+        filters: dict[str, str] | None = None,
+        list_filter: str | None = None,
+        page_size: int = 500,
+        disabled: dict[str, Any] | None = None,
+        start_tls: bool = False,
+        ca_file: str | None = None,
+        verify_certificate: bool = True,
+        connect_timeout: float = 3.0,
+        receive_timeout: float = 5.0,
+        breaker_failures: int = 5,
+        breaker_reset_seconds: float = 30.0,
+        directory_ttl_seconds: float = 900.0,
+        index_path: str | None = None,
+    ) -> None:
+        tls = ldap3.Tls(
+            validate=ssl.CERT_REQUIRED if verify_certificate else ssl.CERT_NONE,
+            ca_certs_file=ca_file,
+        )
+        self.server = ldap3.Server(
+            url, use_ssl=url.startswith("ldaps://"), tls=tls, connect_timeout=connect_timeout
+        )
+        self.start_tls = start_tls
+        self.bind_dn, self._password = bind_dn, bind_password
+        self.base_dn = base_dn
+        self.attributes = attributes
+        self.filters = filters or {}
+        self.list_filter = list_filter
+        self.page_size = page_size
+        self.disabled = disabled
+        self.receive_timeout = receive_timeout
+        self.breaker = CircuitBreaker(NAME, breaker_failures, breaker_reset_seconds)
+        self._local = threading.local()
+        self.directory_ttl = directory_ttl_seconds
+        self.directory: DirectoryIndex | None = None
+        if list_filter:
+            path = Path(index_path) if index_path else private_index(NAME, [url, base_dn, bind_dn])
+            names: dict[str, str] = {f: attributes.get(f, f) for f in IDENTITY_FIELDS}
+            self.directory = DirectoryIndex(path, names)
+
+    def find(self, by: IdentityField, value: str) -> Profile | None:
+        value = value.strip()
+        if not value:
+            return None
+        if by in self.filters:
+            return self._look_up(by, value)
+        if self.directory is None or by not in self.attributes:
+            raise ConnectorConfigError(f"{NAME}: cannot find people by {by}")
+        reader = self.directory.current(ttl_version(self.directory_ttl), self._everyone)
+        person = None if reader is None else reader.find(by, value)
+        return None if person is None else person.profile
+
+    def check(self) -> None:
+        self._call(lambda conn: conn.search(self.base_dn, "(objectClass=*)", ldap3.BASE))
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.unbind()
+            self._local.conn = None
+
+    # -- searches ------------------------------------------------------------------------
+    def _look_up(self, by: IdentityField, value: str) -> Profile | None:
+        query = self.filters[by].replace("{value}", escape_filter_chars(value))
+        wanted = value.casefold() if by == "email" else value
+
+        def search(conn: ldap3.Connection) -> list[dict[str, Any]]:
+            conn.search(self.base_dn, query, ldap3.SUBTREE, attributes=self._wanted(), size_limit=2)
+            _answered(conn)
+            return [
+                dict(e["attributes"])
+                for e in conn.response or []
+                if e.get("type") == "searchResEntry"
+            ]
+
+        found = []
+        for entry in self._call(search):
+            have = _first(entry.get(self.attributes[by]))
+            if (have.casefold() if by == "email" else have) == wanted:
+                found.append(entry)
+        if len(found) > 1:
+            raise UpstreamError(f"{NAME}: {len(found)} entries have that {by}; none is used")
+        return self._profile(found[0]) if found else None
+
+    def _everyone(self) -> Dataset:
+        def people() -> Any:
+            def all_entries(conn: ldap3.Connection) -> list[dict[str, Any]]:
+                return [
+                    dict(e["attributes"])
+                    for e in conn.extend.standard.paged_search(
+                        self.base_dn,
+                        self.list_filter,
+                        ldap3.SUBTREE,
+                        attributes=self._wanted(),
+                        paged_size=self.page_size,
+                        generator=False,
+                    )
+                    if e.get("type") == "searchResEntry"
+                ]
+
+            for entry in self._call(all_entries):
+                profile = self._profile(entry)
+                if profile.employee_id:
+                    yield profile, None
+
+        return Dataset(batched(unique_rows(people())))
+
+    def _wanted(self) -> list[str]:
+        names = set(self.attributes.values())
+        if self.disabled:
+            names.add(self.disabled["attribute"])
+        return sorted(names)
+
+    def _profile(self, entry: dict[str, Any]) -> Profile:
+        values = {f: _first(entry.get(a)) for f, a in self.attributes.items()}
+        raw = {
+            k: [str(v) for v in vs] if isinstance(vs, list) else str(vs) for k, vs in entry.items()
+        }
+        return Profile(
+            **{f: values.get(f, "") for f in PROFILE_FIELDS}, active=self._active(entry), raw=raw
+        )
+
+    def _active(self, entry: dict[str, Any]) -> bool:
+        rule = self.disabled
+        if rule is None:
+            return True
+        have = _first(entry.get(rule["attribute"]))
+        if rule["bits"] is not None:
+            return not (have.lstrip("-").isdigit() and int(have) & rule["bits"])
+        return have.casefold() not in {v.casefold() for v in rule["values"]}
+
+    # -- the connection ------------------------------------------------------------------
+    def _call(self, work: Any) -> Any:
+        started, outcome = time.perf_counter(), "ok"
+        try:
+            return self.breaker.call(lambda: self._with_connection(work), is_failure=_is_outage)
+        except ConnectorError as exc:
+            outcome = exc.error_code
+            raise
+        finally:
+            telemetry.telemetry.call(NAME, outcome, time.perf_counter() - started)
+
+    def _with_connection(self, work: Any) -> Any:
+        for attempt in (1, 2):  # a connection the server dropped is opened again, once
+            try:
+                return work(self._connection())
+            except ldap_errors.LDAPSocketReceiveError:
+                raise UpstreamUnavailable(
+                    f"{NAME}: no answer in {self.receive_timeout} s"
+                ) from None
+            except (ldap_errors.LDAPSocketOpenError, ldap_errors.LDAPStartTLSError) as exc:
+                raise UpstreamUnavailable(
+                    f"{NAME}: cannot reach it ({type(exc).__name__})"
+                ) from None
+            except ldap_errors.LDAPBindError:
+                raise UpstreamAuthFailed(
+                    f"{NAME}: the bind as {self.bind_dn} was refused"
+                ) from None
+            except (
+                ldap_errors.LDAPSessionTerminatedByServerError,
+                ldap_errors.LDAPSocketSendError,
+            ):
+                self._local.conn = None
+                if attempt == 2:
+                    raise UpstreamUnavailable(f"{NAME}: the server closed the connection") from None
+            except ldap_errors.LDAPException as exc:
+                raise UpstreamError(f"{NAME}: {type(exc).__name__}") from None
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> ldap3.Connection:
+        conn: ldap3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and not conn.closed:
+            return conn
+        conn = ldap3.Connection(
+            self.server,
+            user=self.bind_dn,
+            password=self._password,
+            # ldap3 packs it into SO_RCVTIMEO as whole seconds.
+            receive_timeout=max(1, math.ceil(self.receive_timeout)),
+            raise_exceptions=False,
+        )
+        conn.open()
+        if self.start_tls:
+            conn.start_tls()
+        if not conn.bind():
+            raise ldap_errors.LDAPBindError(conn.result.get("description", "bind refused"))
+        self._local.conn = conn
+        return conn
+
+
+#: Search results that are answers: success, more than size_limit entries, no such base.
+ANSWERS = {0, 4, 32}
+
+
+def _answered(conn: ldap3.Connection) -> None:
+    result = conn.result or {}
+    if result.get("result") not in ANSWERS:
+        raise UpstreamError(f"{NAME}: the search failed: {result.get('description', 'no answer')}")
+
+
+def _first(value: Any) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return "" if value is None else str(value).strip()
+
+
+def _is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, UpstreamUnavailable | UpstreamError)
