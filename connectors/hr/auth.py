@@ -29,7 +29,8 @@ class AuthOptions(Schema):
     """The `auth` table of a configured REST connector."""
 
     type = fields.String(load_default="none", validate=validate.OneOf(KINDS))
-    username = fields.String(load_default=None)
+    # Secret too: some systems take an API key as the Basic username (BambooHR).
+    username = Secret(load_default=None)
     password = Secret(load_default=None)
     token = Secret(load_default=None)
     api_key = Secret(load_default=None)
@@ -46,6 +47,10 @@ class AuthOptions(Schema):
     # Further form fields the token request carries, secret (Keka's api_key) or not.
     token_params = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     token_secrets = fields.Dict(keys=fields.String(), values=Secret(), load_default=dict)
+    # Where an OAuth2 access token goes: "Authorization: Bearer <token>" unless a system wants
+    # its own header or prefix (Zoho: "Zoho-oauthtoken "; greytHR: ACCESS-TOKEN, no prefix).
+    token_header = fields.String(load_default="Authorization")
+    token_prefix = fields.String(load_default="Bearer ")
     # "body": client_id and client_secret in the form; "basic": as HTTP Basic (RFC 6749 2.3.1).
     client_auth = fields.String(load_default="body", validate=validate.OneOf(["body", "basic"]))
 
@@ -96,7 +101,8 @@ class Authenticator:
         with self._lock:
             if self._token is None or self._now() >= self._expires_at:
                 self._fetch()
-            return {"Authorization": f"Bearer {self._token}"}, self._generation
+            header = {self.options["token_header"]: self.options["token_prefix"] + self._token}
+            return header, self._generation
 
     def refused(self, generation: int) -> None:
         """A call with the token of `generation` was answered 401: the next call gets a new

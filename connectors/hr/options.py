@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
@@ -16,10 +18,27 @@ from connectors.rest_mapping import check_template, rule_field
 
 METHODS = validate.OneOf(["GET", "POST"])
 VALUE = frozenset({"value"})
+#: What "strict" lets through: what ids, emails and phone numbers are made of.
+PLAIN = re.compile(r"[A-Za-z0-9@._+\- ]{1,254}")
+
+
+class Refused(ValueError):
+    """A value "strict" will not put into a template: nobody has it."""
+
+
+def _strict(value: str) -> str:
+    if not PLAIN.fullmatch(value):
+        raise Refused(value)
+    return value
+
+
 #: How `{value}` is written inside a query or body string, beyond URL and JSON encoding.
-ESCAPES = {
+ESCAPES: dict[str, Callable[[str], str]] = {
     "none": lambda v: v,
     "odata": lambda v: v.replace("'", "''"),  # OData 4.01 part 2, 5.1.1.6.1: '' is a quote
+    # For a template with its own quoting and no documented escape (Zoho's searchParams):
+    # a value with anything but letters, digits and @ . _ + - or space is refused.
+    "strict": _strict,
 }
 
 

@@ -34,7 +34,8 @@ MOST_PAGES = 100_000
 class PagingOptions(Schema):
     style = fields.String(load_default="none", validate=validate.OneOf(STYLES))
     param = fields.String(load_default="page")  # the page number, offset or cursor parameter
-    start = fields.Integer(load_default=1)  # the first page number (page style)
+    # The first page number (page style, default 1) or offset (offset style, default 0).
+    start = fields.Integer(load_default=None)
     size_param = fields.String(load_default=None)  # the page size parameter, when sent
     size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=10_000))
     cursor_path = fields.String(load_default="next_cursor")
@@ -56,7 +57,9 @@ def pages(paging: dict[str, Any], fetch: Fetch, results: str, base_url: str) -> 
     url: str | None = None
     query: dict[str, Any] = dict(sized)
     body: dict[str, Any] = {}
-    number, offset = paging["start"], 0
+    start = paging["start"]
+    number = 1 if start is None else start
+    offset = 0 if start is None else start
     if style == "page":
         query[paging["param"]] = number
     elif style == "offset":
@@ -69,7 +72,7 @@ def pages(paging: dict[str, Any], fetch: Fetch, results: str, base_url: str) -> 
             return
         if style in ("page", "offset"):
             number, offset = number + 1, offset + len(records)
-            if not records or _past(answer, paging, number, offset):
+            if not records or _past(answer, paging, number, offset - (start or 0)):
                 return
             query = {**sized, paging["param"]: number if style == "page" else offset}
         elif style == "cursor":
@@ -96,7 +99,8 @@ def _past(answer: Any, paging: dict[str, Any], number: int, offset: int) -> bool
     """Whether the answer's totals say the page just read was the last."""
     if paging["total_pages_path"]:
         pages_in_all = dig(answer, paging["total_pages_path"])
-        if isinstance(pages_in_all, int) and number - paging["start"] >= pages_in_all:
+        first = 1 if paging["start"] is None else paging["start"]
+        if isinstance(pages_in_all, int) and number - first >= pages_in_all:
             return True
     if paging["total_path"]:
         total = dig(answer, paging["total_path"])
@@ -106,14 +110,35 @@ def _past(answer: Any, paging: dict[str, Any], number: int, offset: int) -> bool
 
 
 def records_at(answer: Any, results: str) -> list[Any]:
-    found = dig(answer, results) if results else answer
-    if found is None:
-        return []
-    if isinstance(found, dict):  # an answer that is one record
-        return [found]
-    if not isinstance(found, list):
-        raise UpstreamError(f"the answer's {results or 'body'} is not a list")
-    return [r for r in found if isinstance(r, dict)]
+    """The records at a dotted path; `*` steps into every item of a list or every value of an
+    object (Zoho People's `response.result.*.*`: a list of objects keyed by record id, each
+    holding a list of one record). An answer that is one record is a list of it."""
+    found = _expand(answer, results.split(".") if results else [])
+    records: list[Any] = []
+    for item in found:
+        if isinstance(item, list):
+            records += [r for r in item if isinstance(r, dict)]
+        elif isinstance(item, dict):
+            records.append(item)
+        elif item is not None:
+            raise UpstreamError(f"the answer's {results or 'body'} is not a list of records")
+    return records
+
+
+def _expand(node: Any, parts: list[str]) -> list[Any]:
+    if not parts:
+        return [node]
+    if parts[0] == "*":
+        items = (
+            node
+            if isinstance(node, list)
+            else list(node.values())
+            if isinstance(node, dict)
+            else []
+        )
+        return [found for item in items for found in _expand(item, parts[1:])]
+    star = parts.index("*") if "*" in parts else len(parts)
+    return _expand(dig(node, ".".join(parts[:star])), parts[star:])
 
 
 def same_host(base_url: str, url: str) -> str:

@@ -39,7 +39,8 @@ def identities_of(name: str) -> list[str]:
 
 
 def apply_preset(data: Any) -> Any:
-    """The options with their preset's filled in beneath them, and `{tenant}` filled in."""
+    """The options with their preset's filled in beneath them, and `{tenant}` filled in (in
+    base_url, auth.token_url and the headers)."""
     if not isinstance(data, dict):
         return data
     name = data.get("preset")
@@ -51,15 +52,14 @@ def apply_preset(data: Any) -> Any:
         data = merged(base, data)
     data = merged({}, data)  # a copy: the configuration's own tables stay as they were
     tenant = data.get("tenant")
-    for where in (("base_url",), ("auth", "token_url")):
-        holder = data
-        for key in where[:-1]:
-            holder = holder.get(key) if isinstance(holder.get(key), dict) else {}
-        value = holder.get(where[-1])
+    places = [(data, "base_url"), (data.get("auth") or {}, "token_url")]
+    places += [(data.get("headers") or {}, name) for name in (data.get("headers") or {})]
+    for holder, key in places:
+        value = holder.get(key)
         if isinstance(value, str) and "{tenant}" in value:
             if not tenant:
                 raise ValidationError("this preset needs `tenant`", "tenant")
-            holder[where[-1]] = value.replace("{tenant}", str(tenant))
+            holder[key] = value.replace("{tenant}", str(tenant))
     return data
 
 

@@ -35,7 +35,7 @@ from connectors.base import (
 from connectors.directory import Dataset, DirectoryIndex, batched
 from connectors.directory.remote import private_index, ttl_version, unique_rows
 from connectors.hr.auth import Authenticator, AuthOptions, auth_failed
-from connectors.hr.options import ESCAPES, RestDirectoryOptions
+from connectors.hr.options import ESCAPES, Refused, RestDirectoryOptions
 from connectors.hr.paging import pages, records_at
 from connectors.http import HttpClient, HttpPolicy, short_text
 from connectors.rest_mapping import (
@@ -134,7 +134,12 @@ class RestDirectoryConnector(ProfileSource, GrantsSource):
     # -- calls ---------------------------------------------------------------------------
     def _look_up(self, by: IdentityField, value: str) -> Profile | None:
         call = self.lookups[by]
-        _, answer = self._fetcher(call, value)(None, {}, {})
+        try:
+            fetch = self._fetcher(call, value)
+        except Refused:
+            log.info("%s: a %s that cannot be sent as it is was not looked up", self.name, by)
+            return None
+        _, answer = fetch(None, {}, {})
         if answer is None:
             return None
         wanted = value.casefold() if by == "email" else value
