@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.registry import available
+from connectors.registry import available, validate_options
 from gateway import reference
 from gateway.config import load_settings
 from tests.servers import REPO, clean_env, free_port, running
@@ -137,3 +137,17 @@ def test_the_readme_tour_works_as_pasted(tmp_path: Path):
             assert output.replace(" ", "").startswith(shown.replace(" ", "")), (command, output)
         else:
             assert json.loads(output) == json.loads(expected), (command, output)
+
+
+def test_each_preset_s_page_is_generated_from_it_and_its_configuration_is_valid():
+    from connectors.hr import catalog
+    from connectors.hr.presets import presets
+    from connectors.hr.rest_directory import RestDirectoryConnector
+
+    for name in presets():
+        page = REPO / "docs" / "connectors" / "hr" / f"{name}.md"
+        assert page.exists() and page.read_text() == catalog.render(name), (
+            f"run: .venv/bin/python -m connectors.hr.catalog docs/connectors/hr ({name})"
+        )
+        loaded = validate_options(RestDirectoryConnector, catalog.example_options(name))
+        assert loaded["base_url"].startswith("https://"), name

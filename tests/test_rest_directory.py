@@ -15,7 +15,9 @@ from connectors.base import ConnectorError, UpstreamAuthFailed
 from connectors.hr.rest_directory import RestDirectoryConnector
 from connectors.registry import BadOptions, validate_options
 from connectors.testing import ProfileSourceContract
-from tests.fakes.hr_rest import GraphApi, KekaApi, Person, people
+from tests.fakes.hr import Person, people
+from tests.fakes.hr.graph import GraphApi
+from tests.fakes.hr.keka import KekaApi
 
 CLIENT_ID = "5e1f-client"
 CLIENT_SECRET = "graph-client-secret-9f8e7d"

@@ -1,0 +1,63 @@
+"""Workday's REST API (Common v1 workers)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.fakes.hr import Answer, HrApi, Person
+
+
+class WorkdayApi(HrApi):
+    """Workday REST, as Workday's REST API documentation describes it: an API client's
+    refresh-token grant at https://<host>/ccx/oauth2/<tenant>/token with the client id and
+    secret as HTTP Basic, and GET https://<host>/ccx/api/v1/<tenant>/workers with `search`
+    (loose: any worker whose name, id or email contains the text), `limit` (at most 100) and
+    `offset`; the answer's `total` and `data`. Current workers only."""
+
+    host = "wd2-impl-services1.workday.com"
+    tenant = "acme_dpt1"
+    base = f"https://{host}/ccx/api/v1/{tenant}"
+    token_url = f"https://{host}/ccx/oauth2/{tenant}/token"
+
+    def __init__(self, staff: list[Person], client_id: str, secret: str, refresh: str) -> None:
+        super().__init__(staff, client_id, secret)
+        self.refresh = refresh
+
+    def credentials_ok(self, sent: dict[str, str], headers: Any) -> bool:
+        return (
+            self.basic_ok(headers, self.client_id, self.client_secret)
+            and sent.get("grant_type") == "refresh_token"
+            and sent.get("refresh_token") == self.refresh
+        )
+
+    def worker(self, i: int, p: Person) -> dict[str, Any]:
+        return {
+            "id": f"3aa5550b7fe348b98d7b5741afc6{i:04d}",
+            "descriptor": f"{p.first} {p.last}",
+            "href": f"{self.base}/workers/3aa5550b7fe348b98d7b5741afc6{i:04d}",
+            "workerId": p.number,
+            "primaryWorkEmail": p.email,
+            "primaryWorkPhone": p.mobile,
+            "businessTitle": p.title,
+            "isManager": False,
+            "primarySupervisoryOrganization": {"descriptor": p.department},
+            **p.extra,
+        }
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
+        if method != "GET" or path != "/workers":
+            return 404, {}, ""
+        limit = min(int(query.get("limit", "20")), 100)
+        offset = int(query.get("offset", "0"))
+        found = [self.worker(i, p) for i, p in enumerate(self.people) if p.active]
+        if "search" in query:
+            text = query["search"].lower()
+            found = [
+                w
+                for w in found
+                if text in w["descriptor"].lower()
+                or text in w["workerId"].lower()
+                or text in w["primaryWorkEmail"].lower()
+            ]
+        return 200, {}, json.dumps({"total": len(found), "data": found[offset : offset + limit]})
