@@ -5,6 +5,7 @@ renewed once under 16 threads, values a system's own syntax would misread."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,3 +234,54 @@ def test_an_expired_token_is_renewed_once_under_16_threads(system, fake, tmp_pat
 )
 def test_a_value_never_widens_a_search(system, fake, tmp_path, hostile):
     assert build(system, tmp_path).find("email", hostile) is None
+
+
+def toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml(v) for v in value) + "]"
+    return "{ " + ", ".join(f"{json.dumps(k)} = {toml(v)}" for k, v in value.items()) + " }"
+
+
+def test_check_proves_the_credentials_and_one_lookup_and_names_empty_fields(
+    system, fake, tmp_path, employees_csv
+):
+    from click.testing import CliRunner
+
+    from connectors.base import PROFILE_FIELDS
+    from gateway.cli import main
+    from tests.conftest import write_config
+
+    def config(**auth: Any) -> Path:
+        options = {"preset": system.preset, "index_path": str(tmp_path / "check.index")}
+        options |= {**system.options, "auth": {**system.options["auth"], **auth}}
+        path = write_config(tmp_path, f"sqlite:///{tmp_path / 'journal.db'}", identity="email")
+        section = "\n".join(f"{k} = {toml(v)}" for k, v in options.items())
+        text = path.read_text().replace(
+            '[profile]\nconnector = "csv"\noptions = { path = "employees.csv" }',
+            f'[profile]\nconnector = "rest_directory"\n[profile.options]\n{section}\n',
+        )
+        path.write_text(text)
+        return path
+
+    runner = CliRunner()
+    done = runner.invoke(main, ["check", "--config", str(config()), "--person", "jim@example.com"])
+    assert done.exit_code == 0, done.output
+    assert "profile  ok" in done.output and "lookup   found E1002 (active)" in done.output
+    unmapped = [f for f in PROFILE_FIELDS if f not in build_fields(system)]
+    if unmapped:
+        assert f"empty: {', '.join(unmapped)}" in done.output
+    nobody = runner.invoke(main, ["check", "--config", str(config()), "--person", "x@example.com"])
+    assert nobody.exit_code == 1 and "lookup   nobody has email 'x@example.com'" in nobody.output
+    wrong = "client_secret" if system.oauth2 else "password"
+    if system.preset == "bamboohr":
+        wrong = "username"
+    refused = runner.invoke(main, ["check", "--config", str(config(**{wrong: "wrong-one"}))])
+    assert refused.exit_code == 1 and "profile  upstream_auth_failed" in refused.output
+    for secret in system.secrets:
+        assert secret not in done.output + refused.output

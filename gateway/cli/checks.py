@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
@@ -44,17 +45,26 @@ def secret() -> None:
 
 @main.command()
 @config_option
+@click.option(
+    "--person",
+    default=None,
+    help="Also look this person up (by the configured identity) and name the profile fields "
+    "that came back empty.",
+)
 @operator_errors
-def check(config_path: str | None) -> None:
+def check(config_path: str | None, person: str | None) -> None:
     """Validate the configuration and reach the journal and every connector."""
     from gateway.app import build_gateway
 
     settings = _settings(config_path)
     click.echo(f"config   ok  {settings.source}")
     gateway = build_gateway(settings)
+    found_ok = True
     try:
         gateway.journal.require_schema(settings.auto_migrate)
         report = gateway.service.readiness()
+        if person is not None:
+            found_ok = _look_up(gateway.service.profiles, settings.identity, person)
     except SchemaBehind as exc:
         report = {"journal": f"behind: {exc}"}
     except Exception as exc:  # the journal's own error, shown as a reason, not a traceback
@@ -75,8 +85,30 @@ def check(config_path: str | None) -> None:
         click.echo(f"keys     demo: {settings.source} says it is a demo; its keys are public")
     if weak:
         sys.exit(2)
-    if any(v != "ok" for v in report.values()):
+    if any(v != "ok" for v in report.values()) or not found_ok:
         sys.exit(1)
+
+
+def _look_up(profiles: Any, identity: str, person: str) -> bool:
+    """One lookup through the profile connector: who came back, and which fields were empty
+    (a mapping that names a field the system does not fill)."""
+    from connectors.base import PROFILE_FIELDS, ConnectorError
+
+    try:
+        found = profiles.find(identity, person)
+    except ConnectorError as exc:
+        click.echo(f"lookup   {exc.error_code}: {exc}")
+        return False
+    if found is None:
+        click.echo(f"lookup   nobody has {identity} {person!r}")
+        return False
+    empty = [name for name in PROFILE_FIELDS if not getattr(found, name)]
+    state = "active" if found.active else "inactive"
+    click.echo(
+        f"lookup   found {found.employee_id} ({state}); "
+        + (f"empty: {', '.join(empty)}" if empty else "every profile field filled")
+    )
+    return True
 
 
 @main.command()
