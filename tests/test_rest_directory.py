@@ -251,3 +251,109 @@ def test_every_credential_is_known_as_a_secret_for_redaction(tmp_path):
 
     loaded = validate_options(RestDirectoryConnector, keka_options(tmp_path))
     assert {KEKA_SECRET, KEKA_API_KEY} <= set(secret_values(RestDirectoryConnector, loaded))
+
+
+class PagedApi:
+    """A directory API paging its list one of the ways the systems this market runs do, 2
+    people a page: a cursor in the answer sent back in the query or in a POSTed body
+    (cursor APIs such as HiBob's tables or Slack's), the next page's URL in an RFC 8288 Link
+    header (GitHub-style), or OData v2's `d.__next` (SAP SuccessFactors)."""
+
+    base = "https://hr.example.com/api"
+
+    def __init__(self, style: str, count: int = 7) -> None:
+        self.style = style
+        self.people = [
+            {"id": f"P{i}", "mail": f"p{i}@example.com", "first": f"F{i}", "active": True}
+            for i in range(count)
+        ]
+        self.calls = 0
+
+    def mount(self, mock: Any) -> None:
+        import re
+
+        for method in ("GET", "POST"):
+            mock.add_callback(method, re.compile(re.escape(self.base) + ".*"), callback=self)
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        import json
+        from urllib.parse import parse_qs, urlsplit
+
+        self.calls += 1
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        body = json.loads(request.body) if request.body else {}
+        at = int(query.get("cursor") or body.get("cursor") or query.get("skip") or 0)
+        page, after = self.people[at : at + 2], at + 2
+        more = after < len(self.people)
+        headers: dict[str, str] = {}
+        if self.style in ("cursor", "cursor_body"):
+            answer: dict[str, Any] = {"items": page, "meta": {"next": str(after) if more else None}}
+        elif self.style == "link":
+            answer = {"items": page}
+            if more:
+                headers["Link"] = f'<{self.base}/people?skip={after}>; rel="next"'
+        else:  # odata v2
+            answer = {
+                "d": {
+                    "results": page,
+                    **({"__next": f"{self.base}/people?skip={after}"} if more else {}),
+                }
+            }
+        return 200, headers, json.dumps(answer)
+
+
+@pytest.mark.parametrize(
+    ("style", "paging", "results"),
+    [
+        ("cursor", {"style": "cursor", "param": "cursor", "cursor_path": "meta.next"}, "items"),
+        (
+            "cursor_body",
+            {"style": "cursor", "param": "cursor", "cursor_path": "meta.next", "cursor_in": "body"},
+            "items",
+        ),
+        ("link", {"style": "link"}, "items"),
+        ("odata", {"style": "next_url", "next_path": "d.__next"}, "d.results"),
+    ],
+)
+def test_every_paging_style_reads_the_whole_list(mock, tmp_path, style, paging, results):
+    api = PagedApi(style)
+    api.mount(mock)
+    listing = {"path": "/people", "results": results, "paging": paging}
+    if style == "cursor_body":
+        listing |= {"method": "POST", "body": {"fields": ["id", "mail"]}}
+    connector = build(
+        {
+            "base_url": PagedApi.base,
+            "fields": {"employee_id": "id", "email": "mail", "first_name": "first"},
+            "list": listing,
+            "index_path": str(tmp_path / f"{style}.index"),
+        }
+    )
+    assert connector.find("email", "P6@example.com".lower()).employee_id == "P6"
+    assert api.calls == 4  # 2 + 2 + 2 + 1
+
+
+def test_a_next_page_on_another_host_is_not_followed(mock, tmp_path):
+    import json
+    import re
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        page = {"items": [{"id": "P0", "mail": "p0@example.com"}]}
+        return 200, {}, json.dumps({**page, "next": "https://attacker.example.net/steal"})
+
+    mock.add_callback("GET", re.compile(r"https://hr\.example\.com/.*"), callback=answer)
+    connector = build(
+        {
+            "base_url": "https://hr.example.com/api",
+            "fields": {"employee_id": "id", "email": "mail"},
+            "list": {
+                "path": "/people",
+                "results": "items",
+                "paging": {"style": "next_url", "next_path": "next"},
+            },
+            "index_path": str(tmp_path / "x.index"),
+            "http": {"attempts": 1},
+        }
+    )
+    with pytest.raises(ConnectorError, match="another host"):
+        connector.find("email", "p0@example.com")
