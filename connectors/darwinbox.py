@@ -27,7 +27,7 @@ from connectors.base import (
     UpstreamError,
 )
 from connectors.directory import Dataset, DirectoryIndex, batched
-from connectors.directory.remote import private_index, ttl_version, unique_rows
+from connectors.directory.remote import find_indexed, private_index, unique_rows
 from connectors.http import HttpClient, HttpPolicy, http_options_field
 
 #: Xoxoday's legacy profile uses Darwinbox's names, but for `department` (`department_name`).
@@ -115,9 +115,7 @@ class DarwinboxConnector(ProfileSource):
                     if str(row.get("employee_id", "")) == value:
                         return _profile(row, dataset.active)
             return None
-        reader = self.directory.current(ttl_version(self.directory_ttl), self._everyone)
-        person = None if reader is None else reader.find(by, value)
-        return None if person is None else person.profile
+        return find_indexed(self.directory, self.directory_ttl, self._everyone, by, value)
 
     def check(self) -> None:
         self._employees(self.datasets[0], ["points-gateway-health-check"])

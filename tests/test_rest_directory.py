@@ -1,11 +1,10 @@
 """rest_directory: an HR system's REST API as the profile source by configuration, run through the
-conformance kit with each preset against its vendor's fake (tests/fakes/hr_rest.py), and the
-parts a kit cannot see: paging across pages, 429 with Retry-After, an expired OAuth2 token
-renewed once under 16 threads, hostile values, inactive people, presets overridden."""
+conformance kit with the first two presets against their vendors' fakes (tests/fakes/hr/; every
+preset is in test_hr_presets.py), and the engine's parts: lookups, escaping, paging styles,
+429 with Retry-After, refused credentials, presets overridden, points."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -168,27 +167,6 @@ def test_429_is_waited_out_as_retry_after_says(graph, tmp_path):
     graph.throttle(2)
     assert connector.find("employee_id", "E1002").email == "jim@example.com"
     assert graph.throttled == 0
-
-
-def test_an_expired_token_is_renewed_once_under_16_threads(graph, tmp_path):
-    connector = build(graph_options(tmp_path))
-    assert connector.find("employee_id", "E1001") is not None
-    assert graph.token_calls == 1
-    graph.expire_tokens()
-    found: list[Any] = []
-    start = threading.Barrier(16)
-
-    def one(i: int) -> None:
-        start.wait()
-        found.append(connector.find("email", f"person.{i % 5}@example.com"))
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(found) == 16 and all(p is not None for p in found)
-    assert graph.token_calls == 2
 
 
 def test_refused_credentials_are_an_auth_failure_that_names_no_secret(graph, tmp_path):

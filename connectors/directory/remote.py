@@ -14,7 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connectors.base import ConnectorConfigError, Profile
+from connectors.base import ConnectorConfigError, IdentityField, Profile
+from connectors.directory.index import DirectoryIndex, Rows
 from connectors.directory.store import row_of
 
 
@@ -48,3 +49,13 @@ def unique_rows(people: Iterable[tuple[Profile, Decimal | None]]) -> Iterator[tu
                 row[at] = ""
             taken.add((key, row[at]))
         yield tuple(row)
+
+
+def find_indexed(
+    directory: DirectoryIndex, ttl_seconds: float, everyone: Rows, by: IdentityField, value: str
+) -> Profile | None:
+    """The person the host's index of the dataset holds for `value`, the index read again from
+    `everyone` once its TTL version has passed."""
+    reader = directory.current(ttl_version(ttl_seconds), everyone)
+    person = None if reader is None else reader.find(by, value)
+    return None if person is None else person.profile

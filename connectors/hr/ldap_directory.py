@@ -40,7 +40,7 @@ from connectors.base import (
 )
 from connectors.breaker import CircuitBreaker
 from connectors.directory import Dataset, DirectoryIndex, batched
-from connectors.directory.remote import private_index, ttl_version, unique_rows
+from connectors.directory.remote import find_indexed, private_index, unique_rows
 from connectors.hr.ldap_options import LdapOptions
 
 log = logging.getLogger(__name__)
@@ -105,9 +105,7 @@ class LdapConnector(ProfileSource):
             return self._look_up(by, value)
         if self.directory is None or by not in self.attributes:
             raise ConnectorConfigError(f"{NAME}: cannot find people by {by}")
-        reader = self.directory.current(ttl_version(self.directory_ttl), self._everyone)
-        person = None if reader is None else reader.find(by, value)
-        return None if person is None else person.profile
+        return find_indexed(self.directory, self.directory_ttl, self._everyone, by, value)
 
     def check(self) -> None:
         self._call(lambda conn: conn.search(self.base_dn, "(objectClass=*)", ldap3.BASE))

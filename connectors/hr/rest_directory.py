@@ -33,7 +33,7 @@ from connectors.base import (
     UpstreamError,
 )
 from connectors.directory import Dataset, DirectoryIndex, batched
-from connectors.directory.remote import private_index, ttl_version, unique_rows
+from connectors.directory.remote import find_indexed, private_index, unique_rows
 from connectors.hr.auth import Authenticator, AuthOptions, auth_failed
 from connectors.hr.options import ESCAPES, Refused, RestDirectoryOptions
 from connectors.hr.paging import pages, records_at
@@ -106,9 +106,7 @@ class RestDirectoryConnector(ProfileSource, GrantsSource):
             return self._look_up(by, value)
         if self.directory is None or by not in self.fields:
             raise ConnectorConfigError(f"{self.name}: cannot find people by {by}")
-        reader = self.directory.current(ttl_version(self.directory_ttl), self._everyone)
-        person = None if reader is None else reader.find(by, value)
-        return None if person is None else person.profile
+        return find_indexed(self.directory, self.directory_ttl, self._everyone, by, value)
 
     def granted(self, profile: Profile) -> Decimal | None:
         if self.points_path is None:
