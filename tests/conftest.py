@@ -44,6 +44,17 @@ def write_csv(path: Path, rows: list[str], header: str = EMPLOYEES_HEADER) -> Pa
     return path
 
 
+def toml(value: Any) -> str:
+    """A TOML value: strings, booleans, numbers, arrays and (inline) tables."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{toml(str(k))} = {toml(v)}" for k, v in value.items()) + " }"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def write_config(directory: Path, database_url: str, **gateway: Any) -> Path:
     """A config file in `directory` over `employees.csv` there; keyword args override [gateway]."""
     values: dict[str, Any] = {
@@ -54,13 +65,6 @@ def write_config(directory: Path, database_url: str, **gateway: Any) -> Path:
         "identity": "employee_id",
         **gateway,
     }
-
-    def toml(value: Any) -> str:
-        if isinstance(value, str):
-            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(value, list):
-            return "[" + ", ".join(toml(v) for v in value) + "]"
-        return str(value).lower() if isinstance(value, bool) else str(value)
 
     lines = ["[gateway]", *(f"{k} = {toml(v)}" for k, v in values.items())]
     for role in ("profile", "points"):

@@ -5,7 +5,6 @@ renewed once under 16 threads, values a system's own syntax would misread."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -236,18 +235,6 @@ def test_a_value_never_widens_a_search(system, fake, tmp_path, hostile):
     assert build(system, tmp_path).find("email", hostile) is None
 
 
-def toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml(v) for v in value) + "]"
-    return "{ " + ", ".join(f"{json.dumps(k)} = {toml(v)}" for k, v in value.items()) + " }"
-
-
 def test_check_proves_the_credentials_and_one_lookup_and_names_empty_fields(
     system, fake, tmp_path, employees_csv
 ):
@@ -255,7 +242,7 @@ def test_check_proves_the_credentials_and_one_lookup_and_names_empty_fields(
 
     from connectors.base import PROFILE_FIELDS
     from gateway.cli import main
-    from tests.conftest import write_config
+    from tests.conftest import toml, write_config
 
     def config(**auth: Any) -> Path:
         options = {"preset": system.preset, "index_path": str(tmp_path / "check.index")}

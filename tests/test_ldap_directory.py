@@ -157,3 +157,31 @@ def test_filters_must_hold_the_value_and_be_parenthesised(shared, tmp_path):
     for filters in ({"email": "(mail=fixed@example.com)"}, {"email": "mail={value}"}):
         with pytest.raises(BadOptions):
             validate_options(LdapConnector, options(shared, tmp_path, filters=filters))
+
+
+def test_check_binds_looks_one_person_up_and_names_empty_fields(shared, tmp_path, employees_csv):
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+    from tests.conftest import toml, write_config
+
+    def config(**more: Any) -> Path:
+        opts = options(shared, tmp_path, **more)
+        path = write_config(tmp_path, f"sqlite:///{tmp_path / 'journal.db'}", identity="email")
+        section = "\n".join(f"{k} = {toml(v)}" for k, v in opts.items())
+        path.write_text(
+            path.read_text().replace(
+                '[profile]\nconnector = "csv"\noptions = { path = "employees.csv" }',
+                f'[profile]\nconnector = "ldap"\n[profile.options]\n{section}\n',
+            )
+        )
+        return path
+
+    runner = CliRunner()
+    done = runner.invoke(main, ["check", "--config", str(config()), "--person", "jim@example.com"])
+    assert done.exit_code == 0, done.output
+    assert "profile  ok" in done.output
+    assert "lookup   found E1002 (active); empty: company" in done.output
+    refused = runner.invoke(main, ["check", "--config", str(config(bind_password="nope-123"))])
+    assert refused.exit_code == 1 and "profile  upstream_auth_failed" in refused.output
+    assert slapd.BIND_PASSWORD not in done.output + refused.output
