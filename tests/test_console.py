@@ -370,3 +370,20 @@ def test_finance_exports_applied_operations_of_a_date_range_with_totals(console_
         assert client.get("/console/export.csv", query_string=bad).status_code == 400
     actions = [e.action for e in Audit(console_app.extensions["points_gateway"].journal).recent()]
     assert actions.count("finance export") == 2
+
+
+def test_the_unfinished_list_pages_oldest_first(console_app: Flask):
+    journal = console_app.extensions["points_gateway"].journal
+    for i in range(130):
+        journal.open_order(
+            "debit", "DB123", "DB123", f"STUCK-{i:03d}", 10_000, f"debit:STUCK-{i:03d}"
+        )
+    client = console_app.test_client()
+    assert log_in(client) == 302
+    first = client.get("/console/unfinished").get_data(as_text=True)
+    assert "STUCK-000" in first and "STUCK-099" in first and "STUCK-100" not in first
+    newer = re.search(r'href="(/console/unfinished\?[^"]*after=\d+)">Newer', first)
+    assert newer, first[-500:]
+    second = client.get(newer.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "STUCK-100" in second and "STUCK-129" in second and "STUCK-099" not in second
+    assert "Newer" not in second

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, text
 
-from gateway.console.overview import operations_since, overview
+from gateway.console.overview import operations_since, overview, unfinished_page
 from gateway.journal import Journal
 from gateway.journal.operators import Audit
 from gateway.journal.records import utcnow
@@ -72,6 +72,7 @@ def test_every_console_page_query_uses_an_index(app):
         journal.search("debit:O778")
         journal.of_member("E42", 100)
         journal.unfinished()
+        unfinished_page(journal, "debit", "unknown", 5000)
         journal.orphans()
         order_story(journal, "O999")
         journal.operation(123)

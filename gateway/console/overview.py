@@ -13,6 +13,8 @@ from gateway.journal import Journal, Operation
 from gateway.journal.records import as_utc, operation_from_row, utcnow
 from gateway.journal.tables import UNFINISHED_ROWS, leases, operations, xoxoday_tokens
 
+PAGE = 100
+
 op = operations.c
 
 
@@ -100,4 +102,21 @@ def operations_since(
                     or_(op.created_at < at, and_(op.created_at == at, op.id < before))
                 )
         rows = conn.execute(query.order_by(op.created_at.desc(), op.id.desc()).limit(limit))
+        return [operation_from_row(row) for row in rows]
+
+
+def unfinished_page(
+    journal: Journal, kind: str, state: str, after: int | None, limit: int = PAGE
+) -> list[Operation]:
+    """Unfinished operations, oldest first, a page of `limit` after the id `after`: read from
+    the partial index that holds only unfinished operations, however long the journal."""
+    query = select(operations).where(UNFINISHED_ROWS)
+    if kind:
+        query = query.where(op.kind == kind)
+    if state:
+        query = query.where(op.state == state)
+    if after is not None:
+        query = query.where(op.id > after)
+    with journal.reader.connect() as conn:
+        rows = conn.execute(query.order_by(op.id).limit(limit))
         return [operation_from_row(row) for row in rows]

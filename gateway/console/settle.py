@@ -34,7 +34,8 @@ def _selected() -> list[int]:
     """The operations a form names: ticked ids, or every one the unfinished filter shows."""
     if request.form.get("every"):
         kind, state = request.form.get("kind", ""), request.form.get("state", "")
-        return [op.id for op in unfinished_of(kind, state)][:MOST_AT_ONCE]
+        after = request.form.get("after", type=int)
+        return [op.id for op in unfinished_of(kind, state, after)][:MOST_AT_ONCE]
     ids = []
     for text in request.form.getlist("ids")[:MOST_AT_ONCE]:
         if text.isdecimal() and len(text) < 19:

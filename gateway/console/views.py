@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, Length
 
 from gateway.console.access import ConsoleUser, Lockout
 from gateway.console.exports import finance_csv, operations_csv
-from gateway.console.overview import overview
+from gateway.console.overview import PAGE, overview, unfinished_page
 from gateway.journal import Operation
 from gateway.journal.operators import Audit, Operators
 from gateway.journal.records import utcnow
@@ -163,9 +163,12 @@ UNFINISHED_STATES = ("received", "sent", "unknown")
 def unfinished() -> str:
     """Operations a points ledger has not settled, oldest first, by kind and state."""
     kind, state = request.args.get("kind", ""), request.args.get("state", "")
+    after = request.args.get("after", type=int)
+    found = unfinished_page(current_gateway().journal, kind, state, after)
     return render_template(
         "console/unfinished.html",
-        found=unfinished_of(kind, state),
+        found=found,
+        more=found[-1].id if len(found) == PAGE else None,
         kind=kind,
         state=state,
         states=UNFINISHED_STATES,
@@ -174,12 +177,9 @@ def unfinished() -> str:
     )
 
 
-def unfinished_of(kind: str, state: str) -> list[Operation]:
-    return [
-        op
-        for op in current_gateway().journal.unfinished()
-        if (not kind or op.kind == kind) and (not state or op.state == state)
-    ]
+def unfinished_of(kind: str, state: str, after: int | None) -> list[Operation]:
+    """The page of unfinished operations the list shows (after the id `after`)."""
+    return unfinished_page(current_gateway().journal, kind, state, after)
 
 
 def may_resolve() -> bool:
