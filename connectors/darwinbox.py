@@ -28,7 +28,7 @@ from connectors.base import (
 )
 from connectors.directory import Dataset, DirectoryIndex, batched
 from connectors.directory.remote import find_indexed, private_index, unique_rows
-from connectors.http import HttpClient, HttpPolicy, http_options_field
+from connectors.http import HttpClient, HttpPolicy, http_options_field, json_of
 
 #: Xoxoday's legacy profile uses Darwinbox's names, but for `department` (`department_name`).
 FIELDS = {
@@ -129,10 +129,7 @@ class DarwinboxConnector(ProfileSource):
         status = response.status_code
         if status in (401, 403):
             raise UpstreamAuthFailed(f"darwinbox: credentials refused (HTTP {status})")
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
+        answer = json_of(response)
         if not isinstance(answer, dict):
             raise UpstreamError(f"darwinbox: HTTP {status}, not a JSON object")
         rows = answer.get("employee_data")

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -103,6 +104,15 @@ def certainly_not_sent(exc: BaseException) -> bool:
 def short_text(text: str, limit: int = 200) -> str:
     """A system's answer text on one line, cut short, for an error message."""
     return " ".join(text.split())[:limit]
+
+
+def json_of(response: requests.Response) -> Any:
+    """The answer's JSON with its numbers as exact Decimals (points are never floats), or None
+    when the body is not JSON."""
+    try:
+        return response.json(parse_float=Decimal)
+    except ValueError:
+        return None
 
 
 def retry_after(response: requests.Response) -> float | None:

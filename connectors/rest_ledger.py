@@ -30,7 +30,7 @@ from connectors.base import (
     UpstreamAuthFailed,
     UpstreamError,
 )
-from connectors.http import HttpClient, HttpPolicy, http_options_field, short_text
+from connectors.http import HttpClient, HttpPolicy, http_options_field, json_of, short_text
 from connectors.rest_mapping import (
     UnsafePath,
     as_decimal,
@@ -265,11 +265,7 @@ class RestLedgerConnector(PointsLedger):
             raise UpstreamAuthFailed(
                 f"rest ledger: credentials refused (HTTP {response.status_code})"
             )
-        try:
-            answer = response.json(parse_float=Decimal)
-        except ValueError:
-            answer = None
-        return response.status_code, answer, response
+        return response.status_code, json_of(response), response
 
     def _write(self, kind: str, profile: Profile, reference: str, amount: Decimal) -> Receipt:
         call = self.calls[kind]

@@ -335,3 +335,20 @@ def test_a_next_page_on_another_host_is_not_followed(mock, tmp_path):
     )
     with pytest.raises(ConnectorError, match="another host"):
         connector.find("email", "p0@example.com")
+
+
+def test_points_are_read_exactly_never_through_a_float(mock, tmp_path):
+    from decimal import Decimal
+
+    body = '{"items": [{"id": "P1", "mail": "p1@example.com", "points": 12345678901234.5678}]}'
+    mock.add("GET", "https://hr.example.com/api/people", body=body)
+    connector = build(
+        {
+            "base_url": "https://hr.example.com/api",
+            "fields": {"employee_id": "id", "email": "mail"},
+            "points": "points",
+            "lookup": {"employee_id": {"path": "/people", "results": "items"}},
+        }
+    )
+    person = connector.find("employee_id", "P1")
+    assert connector.granted(person) == Decimal("12345678901234.5678")

@@ -18,7 +18,7 @@ import requests
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from connectors.base import Secret, UpstreamAuthFailed, UpstreamError
-from connectors.http import HttpClient, short_text
+from connectors.http import HttpClient, json_of, short_text
 
 KINDS = ["none", "basic", "bearer", "api_key", "oauth2_client_credentials", "oauth2_refresh_token"]
 #: Renewed this long before the token says it expires, so no call goes out with a dying one.
@@ -134,7 +134,7 @@ class Authenticator:
         response = self.client.request(
             "POST", o["token_url"], idempotent=True, data=form, auth=auth, refused=_refusal
         )
-        answer = _json(response)
+        answer = json_of(response)
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if response.status_code != 200 or not isinstance(token, str) or not token:
             raise UpstreamError(
@@ -155,17 +155,10 @@ def _refusal(response: requests.Response) -> bool:
     if response.status_code in (401, 403):
         return True
     if response.status_code == 400:
-        answer = _json(response)
+        answer = json_of(response)
         code = answer.get("error") if isinstance(answer, dict) else None
         return code in ("invalid_client", "invalid_grant", "unauthorized_client")
     return False
-
-
-def _json(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _seconds(value: Any, default: float) -> float:

@@ -37,7 +37,7 @@ from connectors.directory.remote import find_indexed, private_index, unique_rows
 from connectors.hr.auth import Authenticator, AuthOptions, auth_failed
 from connectors.hr.options import ESCAPES, Refused, RestDirectoryOptions
 from connectors.hr.paging import pages, records_at
-from connectors.http import HttpClient, HttpPolicy, short_text
+from connectors.http import HttpClient, HttpPolicy, json_of, short_text
 from connectors.rest_mapping import (
     UnsafePath,
     as_decimal,
@@ -188,7 +188,7 @@ class RestDirectoryConnector(ProfileSource, GrantsSource):
                 self.auth.refused(generation)
                 continue
             break
-        answer = _json(response)
+        answer = json_of(response)
         if matches(call["nobody"], response.status_code, answer):
             return response, None
         if response.status_code in (401, 403):
@@ -250,13 +250,6 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value).strip()
-
-
-def _json(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _with(body_text: str, extra: dict[str, Any]) -> str:
