@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from connectors import telemetry
-from connectors.base import UpstreamUnavailable
+from connectors.base import ConnectorError, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +63,18 @@ class CircuitBreaker:
             raise
         self._answered(trial)
         return result
+
+    def measured(self, fn: Callable[[], T], is_failure: Callable[[BaseException], bool]) -> T:
+        """`call`, with its outcome and duration reported as a call to the connector this
+        breaker guards (what every remote call of a connector does)."""
+        started, outcome = time.perf_counter(), "ok"
+        try:
+            return self.call(fn, is_failure)
+        except ConnectorError as exc:
+            outcome = exc.error_code
+            raise
+        finally:
+            telemetry.telemetry.call(self.name, outcome, time.perf_counter() - started)
 
     def _admit(self) -> bool:
         """True when this call is the half-open trial; raises BreakerOpen to fail fast."""

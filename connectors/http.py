@@ -161,15 +161,7 @@ class HttpClient:
                 )
             return response
 
-        started = time.perf_counter()
-        outcome = "ok"
-        try:
-            return self.breaker.call(call, is_failure=_is_outage)
-        except ConnectorError as exc:
-            outcome = exc.error_code
-            raise
-        finally:
-            telemetry.telemetry.call(self.name, outcome, time.perf_counter() - started)
+        return self.breaker.measured(call, is_failure=_is_outage)
 
     def close(self) -> None:
         self.session.close()

@@ -1,6 +1,6 @@
-"""For connectors that index a remote system's whole dataset (Darwinbox, rest_directory): where
-the host's index lives by default, which version the clock says to serve, and the rows of the
-people read."""
+"""For connectors that find people in a remote system (Darwinbox, rest_directory, ldap): which of
+a search's answers is the person asked for, and, for those that index its whole dataset, where
+the host's index lives by default, which version the clock says to serve, and its rows."""
 
 from __future__ import annotations
 
@@ -12,11 +12,26 @@ import time
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from connectors.base import ConnectorConfigError, IdentityField, Profile
+from connectors.base import ConnectorConfigError, IdentityField, Profile, UpstreamError
 from connectors.directory.index import DirectoryIndex, Rows
 from connectors.directory.store import row_of
+
+T = TypeVar("T")
+
+
+def only_match(
+    system: str, by: IdentityField, value: str, found: Iterable[tuple[str, T]]
+) -> T | None:
+    """Of what a remote search answered, as (its `by` value, the record), the one record whose
+    value is exactly `value` (an email in any case): a system's loose or "contains" search never
+    hands one person's points to another. None when none is; two are refused, not guessed."""
+    wanted = value.casefold() if by == "email" else value
+    exact = [item for have, item in found if (have.casefold() if by == "email" else have) == wanted]
+    if len(exact) > 1:
+        raise UpstreamError(f"{system}: {len(exact)} people have that {by}; none is used")
+    return exact[0] if exact else None
 
 
 def private_index(kind: str, keys: Iterable[str]) -> Path:

@@ -17,7 +17,6 @@ import logging
 import math
 import ssl
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,10 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 from ldap3.utils.conv import escape_filter_chars
 
-from connectors import telemetry
 from connectors.base import (
     IDENTITY_FIELDS,
     PROFILE_FIELDS,
     ConnectorConfigError,
-    ConnectorError,
     IdentityField,
     Profile,
     ProfileSource,
@@ -40,7 +37,7 @@ from connectors.base import (
 )
 from connectors.breaker import CircuitBreaker
 from connectors.directory import Dataset, DirectoryIndex, batched
-from connectors.directory.remote import find_indexed, private_index, unique_rows
+from connectors.directory.remote import find_indexed, only_match, private_index, unique_rows
 from connectors.hr.ldap_options import LdapOptions
 
 log = logging.getLogger(__name__)
@@ -119,7 +116,6 @@ class LdapConnector(ProfileSource):
     # -- searches ------------------------------------------------------------------------
     def _look_up(self, by: IdentityField, value: str) -> Profile | None:
         query = self.filters[by].replace("{value}", escape_filter_chars(value))
-        wanted = value.casefold() if by == "email" else value
 
         def search(conn: ldap3.Connection) -> list[dict[str, Any]]:
             conn.search(self.base_dn, query, ldap3.SUBTREE, attributes=self._wanted(), size_limit=2)
@@ -130,14 +126,11 @@ class LdapConnector(ProfileSource):
                 if e.get("type") == "searchResEntry"
             ]
 
-        found = []
-        for entry in self._call(search):
-            have = _first(entry.get(self.attributes[by]))
-            if (have.casefold() if by == "email" else have) == wanted:
-                found.append(entry)
-        if len(found) > 1:
-            raise UpstreamError(f"{NAME}: {len(found)} entries have that {by}; none is used")
-        return self._profile(found[0]) if found else None
+        entries = self._call(search)
+        found = only_match(
+            NAME, by, value, ((_first(e.get(self.attributes[by])), e) for e in entries)
+        )
+        return self._profile(found) if found is not None else None
 
     def _everyone(self) -> Dataset:
         def people() -> Any:
@@ -188,14 +181,7 @@ class LdapConnector(ProfileSource):
 
     # -- the connection ------------------------------------------------------------------
     def _call(self, work: Any) -> Any:
-        started, outcome = time.perf_counter(), "ok"
-        try:
-            return self.breaker.call(lambda: self._with_connection(work), is_failure=_is_outage)
-        except ConnectorError as exc:
-            outcome = exc.error_code
-            raise
-        finally:
-            telemetry.telemetry.call(NAME, outcome, time.perf_counter() - started)
+        return self.breaker.measured(lambda: self._with_connection(work), is_failure=_is_outage)
 
     def _with_connection(self, work: Any) -> Any:
         for attempt in (1, 2):  # a connection the server dropped is opened again, once

@@ -33,7 +33,7 @@ from connectors.base import (
     UpstreamError,
 )
 from connectors.directory import Dataset, DirectoryIndex, batched
-from connectors.directory.remote import find_indexed, private_index, unique_rows
+from connectors.directory.remote import find_indexed, only_match, private_index, unique_rows
 from connectors.hr.auth import Authenticator, AuthOptions, auth_failed
 from connectors.hr.options import ESCAPES, Refused, RestDirectoryOptions
 from connectors.hr.paging import pages, records_at
@@ -140,15 +140,9 @@ class RestDirectoryConnector(ProfileSource, GrantsSource):
         _, answer = fetch(None, {}, {})
         if answer is None:
             return None
-        wanted = value.casefold() if by == "email" else value
-        found = []
-        for record in records_at(answer, call["results"]):
-            have = _first(record, self.fields[by])
-            if (have.casefold() if by == "email" else have) == wanted:
-                found.append(record)
-        if len(found) > 1:
-            raise UpstreamError(f"{self.name}: {len(found)} people have that {by}; none is used")
-        return self._profile(found[0]) if found else None
+        records = records_at(answer, call["results"])
+        found = only_match(self.name, by, value, ((_first(r, self.fields[by]), r) for r in records))
+        return self._profile(found) if found is not None else None
 
     def _fetcher(self, call: dict[str, Any], value: str | None) -> Any:
         """One call of `call` with `value` in its templates; None for "nobody" answers."""
