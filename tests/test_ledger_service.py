@@ -255,11 +255,13 @@ def test_a_lost_debit_a_redelivery_finds_unapplied_is_sent_again(journal, tmp_pa
     ledger = MemoryLedger(
         {"DB123": Decimal(funds)}, fault=lambda k, r: fates.pop(0) if fates else None
     )
-    policy = replace(FAST, wait_seconds=0.1, settle_seconds=0.3)
+    # The first delivery polls once after 0.25 s and must still find the debit unsettled:
+    # settle_seconds leaves room for a slow journal beyond that poll.
+    policy = replace(FAST, wait_seconds=0.1, settle_seconds=0.8)
     service = service_for(journal, ledger, tmp_path, policy)
     with pytest.raises(OutcomeNotKnown):
         service.redeem("DB123", "Q1", Decimal(100))
-    time.sleep(0.4)
+    time.sleep(0.9)
     if outcome == "refused":
         with pytest.raises(InsufficientPoints):
             service.redeem("DB123", "Q1", Decimal(100))
