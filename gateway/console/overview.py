@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from gateway.journal import Journal, Operation
 from gateway.journal.records import as_utc, operation_from_row, utcnow
@@ -89,11 +89,7 @@ def operations_since(
 
     Ordered by time, then id, so the time index both bounds and orders the read (ordered by id
     alone, a database may walk the whole table backwards looking for a rare kind and state)."""
-    query = select(operations).where(op.created_at >= since)
-    if kind:
-        query = query.where(op.kind == kind)
-    if state:
-        query = query.where(op.state == state)
+    query = _of(select(operations).where(op.created_at >= since), kind, state)
     with journal.reader.connect() as conn:
         if before is not None:
             at = conn.execute(select(op.created_at).where(op.id == before)).scalar()
@@ -110,13 +106,18 @@ def unfinished_page(
 ) -> list[Operation]:
     """Unfinished operations, oldest first, a page of `limit` after the id `after`: read from
     the partial index that holds only unfinished operations, however long the journal."""
-    query = select(operations).where(UNFINISHED_ROWS)
-    if kind:
-        query = query.where(op.kind == kind)
-    if state:
-        query = query.where(op.state == state)
+    query = _of(select(operations).where(UNFINISHED_ROWS), kind, state)
     if after is not None:
         query = query.where(op.id > after)
     with journal.reader.connect() as conn:
         rows = conn.execute(query.order_by(op.id).limit(limit))
         return [operation_from_row(row) for row in rows]
+
+
+def _of(query: Select[Any], kind: str, state: str) -> Select[Any]:
+    """`query` narrowed to a kind and a state, where the list's filter names them."""
+    if kind:
+        query = query.where(op.kind == kind)
+    if state:
+        query = query.where(op.state == state)
+    return query

@@ -11,14 +11,13 @@ from typing import Any
 from flask import abort, render_template, request
 from flask_login import current_user, login_required
 
-from gateway.console.overview import operations_since
+from gateway.console.overview import PAGE, operations_since, unfinished_page
 from gateway.console.views import (
     UNFINISHED_STATES,
     ActionForm,
     bp,
     current_gateway,
     may_resolve,
-    unfinished_of,
 )
 from gateway.journal.operators import Audit
 from gateway.journal.records import utcnow
@@ -35,7 +34,8 @@ def _selected() -> list[int]:
     if request.form.get("every"):
         kind, state = request.form.get("kind", ""), request.form.get("state", "")
         after = request.form.get("after", type=int)
-        return [op.id for op in unfinished_of(kind, state, after)][:MOST_AT_ONCE]
+        page = unfinished_page(current_gateway().journal, kind, state, after)
+        return [op.id for op in page][:MOST_AT_ONCE]
     ids = []
     for text in request.form.getlist("ids")[:MOST_AT_ONCE]:
         if text.isdecimal() and len(text) < 19:
@@ -105,7 +105,7 @@ def operation_list() -> Any:
     hours = min(max(request.args.get("hours", 24, type=int) or 24, 1), 24 * 90)
     before = request.args.get("before", type=int)
     since = utcnow() - timedelta(hours=hours)
-    found = operations_since(current_gateway().journal, since, kind, state, 100, before)
+    found = operations_since(current_gateway().journal, since, kind, state, PAGE, before)
     return render_template(
         "console/operations.html",
         found=found,
@@ -113,7 +113,7 @@ def operation_list() -> Any:
         state=state,
         hours=hours,
         since=since,
-        more=found[-1].id if len(found) == 100 else None,
+        more=found[-1].id if len(found) == PAGE else None,
         states=UNFINISHED_STATES,
         logout=ActionForm(),
     )

@@ -25,7 +25,6 @@ from wtforms.validators import DataRequired, Length
 from gateway.console.access import ConsoleUser, Lockout
 from gateway.console.exports import finance_csv, operations_csv
 from gateway.console.overview import PAGE, overview, unfinished_page
-from gateway.journal import Operation
 from gateway.journal.operators import Audit, Operators
 from gateway.journal.records import utcnow
 from gateway.service.ledger import LedgerPointsService
@@ -175,11 +174,6 @@ def unfinished() -> str:
         resolve=ActionForm() if may_resolve() else None,
         logout=ActionForm(),
     )
-
-
-def unfinished_of(kind: str, state: str, after: int | None) -> list[Operation]:
-    """The page of unfinished operations the list shows (after the id `after`)."""
-    return unfinished_page(current_gateway().journal, kind, state, after)
 
 
 def may_resolve() -> bool:

@@ -48,11 +48,7 @@ class Worker:
         todo = self.journal.unfinished() if everything else self.journal.due()
 
         def one(op: Operation) -> Operation | None:
-            try:
-                return self.step(op, everything)
-            except ConnectorError as exc:  # the HR system, for the member's profile
-                log.warning("operation %d: %s; trying again later", op.id, exc)
-                return None
+            return self._step_or_later(op, everything)
 
         if self.threads > 1 and len(todo) > 1:
             with ThreadPoolExecutor(min(self.threads, len(todo))) as pool:
@@ -88,14 +84,17 @@ class Worker:
             op = self.journal.operation(op_id)
             if op is None:
                 continue
-            after = None
-            if not op.finished:
-                try:
-                    after = self.step(op, everything=True)
-                except ConnectorError as exc:
-                    log.warning("operation %d: %s; not resolved now", op.id, exc)
-            moved.append((op, after))
+            moved.append((op, None if op.finished else self._step_or_later(op, everything=True)))
         return moved
+
+    def _step_or_later(self, op: Operation, everything: bool) -> Operation | None:
+        """`step`, or None when the HR system (for the member's profile) cannot be reached:
+        the operation is tried again later."""
+        try:
+            return self.step(op, everything)
+        except ConnectorError as exc:
+            log.warning("operation %d: %s; trying again later", op.id, exc)
+            return None
 
     def run_forever(self, stop: threading.Event) -> None:
         """Poll while holding the journal's worker lease, until `stop` is set."""
