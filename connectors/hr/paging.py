@@ -57,13 +57,10 @@ def pages(paging: dict[str, Any], fetch: Fetch, results: str, base_url: str) -> 
     url: str | None = None
     query: dict[str, Any] = dict(sized)
     body: dict[str, Any] = {}
-    start = paging["start"]
-    number = 1 if start is None else start
-    offset = 0 if start is None else start
-    if style == "page":
-        query[paging["param"]] = number
-    elif style == "offset":
-        query[paging["param"]] = offset
+    first = paging["start"] if paging["start"] is not None else (1 if style == "page" else 0)
+    if style in ("page", "offset"):
+        query[paging["param"]] = first
+    pages_read = records_read = 0
     for _ in range(MOST_PAGES):
         response, answer = fetch(url, query, body)
         records = records_at(answer, results)
@@ -71,10 +68,11 @@ def pages(paging: dict[str, Any], fetch: Fetch, results: str, base_url: str) -> 
         if style == "none":
             return
         if style in ("page", "offset"):
-            number, offset = number + 1, offset + len(records)
-            if not records or _past(answer, paging, number, offset - (start or 0)):
+            pages_read, records_read = pages_read + 1, records_read + len(records)
+            if not records or _past(answer, paging, pages_read, records_read):
                 return
-            query = {**sized, paging["param"]: number if style == "page" else offset}
+            at = first + (pages_read if style == "page" else records_read)
+            query = {**sized, paging["param"]: at}
         elif style == "cursor":
             cursor = dig(answer, paging["cursor_path"])
             if cursor in (None, "") or not records:
@@ -95,16 +93,15 @@ def pages(paging: dict[str, Any], fetch: Fetch, results: str, base_url: str) -> 
     raise UpstreamError(f"a list did not end after {MOST_PAGES} pages")
 
 
-def _past(answer: Any, paging: dict[str, Any], number: int, offset: int) -> bool:
+def _past(answer: Any, paging: dict[str, Any], pages_read: int, records_read: int) -> bool:
     """Whether the answer's totals say the page just read was the last."""
     if paging["total_pages_path"]:
         pages_in_all = dig(answer, paging["total_pages_path"])
-        first = 1 if paging["start"] is None else paging["start"]
-        if isinstance(pages_in_all, int) and number - first >= pages_in_all:
+        if isinstance(pages_in_all, int) and pages_read >= pages_in_all:
             return True
     if paging["total_path"]:
         total = dig(answer, paging["total_path"])
-        if isinstance(total, int) and offset >= total:
+        if isinstance(total, int) and records_read >= total:
             return True
     return False
 
