@@ -111,11 +111,11 @@ class RestDirectoryConnector(ProfileSource, GrantsSource):
     def granted(self, profile: Profile) -> Decimal | None:
         if self.points_path is None:
             return None
-        record = profile.raw
-        if dig(record, self.points_path) is None:
+        points = self._points(profile.raw)
+        if points is None:  # a profile from elsewhere (the [profile] source): ask for this one
             found = self.find("employee_id", profile.employee_id)
-            record = found.raw if found is not None else {}
-        return as_decimal(dig(record, self.points_path))
+            points = self._points(found.raw) if found is not None else None
+        return points
 
     def check(self) -> None:
         if "employee_id" in self.lookups:
@@ -204,12 +204,13 @@ class RestDirectoryConnector(ProfileSource, GrantsSource):
                 for record in records:
                     profile = self._profile(record)
                     if profile.employee_id:
-                        points = (
-                            as_decimal(dig(record, self.points_path)) if self.points_path else None
-                        )
-                        yield profile, points
+                        yield profile, self._points(record)
 
         return Dataset(batched(unique_rows(people())))
+
+    def _points(self, record: Any) -> Decimal | None:
+        """The points a record grants, exactly; None where it holds none (or none are mapped)."""
+        return as_decimal(dig(record, self.points_path)) if self.points_path else None
 
     def _profile(self, record: dict[str, Any]) -> Profile:
         values = {f: _first(record, path) for f, path in self.fields.items()}
