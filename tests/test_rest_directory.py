@@ -1,7 +1,7 @@
 """rest_directory: an HR system's REST API as the profile source by configuration, run through the
-conformance kit with the first two presets against their vendors' fakes (tests/fakes/hr/; every
-preset is in test_hr_presets.py), and the engine's parts: lookups, escaping, paging styles,
-429 with Retry-After, refused credentials, presets overridden, points."""
+Microsoft Graph and Keka presets against their vendors' fakes (tests/fakes/hr/; the conformance
+kit runs every preset in test_hr_presets.py), and the engine's parts: lookups, escaping, paging
+styles, 429 with Retry-After, refused credentials, presets overridden, points."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 from connectors.base import ConnectorError, UpstreamAuthFailed
 from connectors.hr.rest_directory import RestDirectoryConnector
 from connectors.registry import BadOptions, validate_options
-from connectors.testing import ProfileSourceContract
 from tests.fakes.hr import Person, people
 from tests.fakes.hr.graph import GraphApi
 from tests.fakes.hr.keka import KekaApi
@@ -61,7 +60,6 @@ STAFF = [
     Person("E1004", "gone@example.com", "Toby", "Flenderson", active=False),
     *people(5),
 ]
-KNOWN = {"employee_id": "E1001", "email": "Pam.Beesly@Example.com", "mobile": "+919800000001"}
 
 
 @pytest.fixture
@@ -76,42 +74,6 @@ def keka(mock) -> KekaApi:
     api = KekaApi(list(STAFF), CLIENT_ID, KEKA_SECRET, KEKA_API_KEY)
     api.mount(mock)
     return api
-
-
-class TestMicrosoftGraph(ProfileSourceContract):
-    @pytest.fixture
-    def connector(self, graph, tmp_path):
-        return build(graph_options(tmp_path))
-
-    @pytest.fixture
-    def known(self):
-        return KNOWN
-
-    @pytest.fixture
-    def backend_down(self, graph):
-        return lambda: setattr(graph, "down", True)
-
-    @pytest.fixture
-    def secrets(self):
-        return [CLIENT_SECRET]
-
-
-class TestKeka(ProfileSourceContract):
-    @pytest.fixture
-    def connector(self, keka, tmp_path):
-        return build(keka_options(tmp_path, directory_ttl_seconds=1))
-
-    @pytest.fixture
-    def known(self):
-        return KNOWN
-
-    @pytest.fixture
-    def backend_down(self, keka):
-        return lambda: setattr(keka, "down", True)
-
-    @pytest.fixture
-    def secrets(self):
-        return [KEKA_SECRET, KEKA_API_KEY]
 
 
 def test_graph_lookups_are_one_filtered_call_each_with_the_preset_s_fields(graph, tmp_path):
