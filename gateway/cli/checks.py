@@ -59,12 +59,12 @@ def check(config_path: str | None, person: str | None) -> None:
     settings = _settings(config_path)
     click.echo(f"config   ok  {settings.source}")
     gateway = build_gateway(settings)
-    found_ok = True
+    found_ok, found_line = True, ""
     try:
         gateway.journal.require_schema(settings.auto_migrate)
         report = gateway.service.readiness()
         if person is not None:
-            found_ok = _look_up(gateway.service.profiles, settings.identity, person)
+            found_ok, found_line = _look_up(gateway.service.profiles, settings.identity, person)
     except SchemaBehind as exc:
         report = {"journal": f"behind: {exc}"}
     except Exception as exc:  # the journal's own error, shown as a reason, not a traceback
@@ -78,6 +78,8 @@ def check(config_path: str | None, person: str | None) -> None:
     }
     for name, outcome in report.items():
         click.echo(f"{name:<8} {outcome}  {where.get(name, '')}")
+    if found_line:
+        click.echo(found_line)
     weak = [] if settings.demo else list(weak_keys(settings))
     for problem in weak:
         click.echo(f"keys     refused: {problem} ({FRESH_KEY})")
@@ -89,26 +91,21 @@ def check(config_path: str | None, person: str | None) -> None:
         sys.exit(1)
 
 
-def _look_up(profiles: Any, identity: str, person: str) -> bool:
-    """One lookup through the profile connector: who came back, and which fields were empty
-    (a mapping that names a field the system does not fill)."""
+def _look_up(profiles: Any, identity: str, person: str) -> tuple[bool, str]:
+    """One lookup through the profile connector: whether someone came back, and the line that
+    says who and which fields were empty (a mapping that names a field the system does not fill)."""
     from connectors.base import PROFILE_FIELDS, ConnectorError
 
     try:
         found = profiles.find(identity, person)
     except ConnectorError as exc:
-        click.echo(f"lookup   {exc.error_code}: {exc}")
-        return False
+        return False, f"lookup   {exc.error_code}: {exc}"
     if found is None:
-        click.echo(f"lookup   nobody has {identity} {person!r}")
-        return False
+        return False, f"lookup   nobody has {identity} {person!r}"
     empty = [name for name in PROFILE_FIELDS if not getattr(found, name)]
     state = "active" if found.active else "inactive"
-    click.echo(
-        f"lookup   found {found.employee_id} ({state}); "
-        + (f"empty: {', '.join(empty)}" if empty else "every profile field filled")
-    )
-    return True
+    filled = f"empty: {', '.join(empty)}" if empty else "every profile field filled"
+    return True, f"lookup   found {found.employee_id} ({state}); {filled}"
 
 
 @main.command()
