@@ -123,6 +123,9 @@ class CsvConnector(ProfileSource, GrantsSource):
     def check(self) -> None:
         self._stat()  # a vanished file is worth reporting even while old data still serves
 
+    def close(self) -> None:
+        self.index.close()
+
     # -- the index ---------------------------------------------------------------------------
     def _stat(self) -> os.stat_result:
         try:

@@ -122,6 +122,8 @@ class DarwinboxConnector(ProfileSource):
 
     def close(self) -> None:
         self.client.close()
+        if self.directory is not None:
+            self.directory.close()
 
     def _employees(self, dataset: _Dataset, ids: list[str]) -> list[dict[str, Any]]:
         body = {"api_key": dataset.api_key, "datasetKey": dataset.dataset_key, "employee_ids": ids}

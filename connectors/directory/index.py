@@ -76,6 +76,13 @@ class DirectoryIndex:
                     return found
                 return self._build(version, rows)
 
+    def close(self) -> None:
+        """Let go of the version served; the next lookup opens the one on disk again."""
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+            self._reader, self._reader_inode = None, 0
+
     def refusal(self, version: str) -> str | None:
         """Why `version` could not be indexed, if it could not."""
         try:

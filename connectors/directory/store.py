@@ -201,6 +201,8 @@ class Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []  # every thread's, for close()
+        self._opened_lock = threading.Lock()
         conn = self._connection()
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         self.version: str = meta["version"]
@@ -237,4 +239,15 @@ class Reader:
             uri = f"file:{quote(str(self.path))}?mode=ro&immutable=1"
             conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
         return conn
+
+    def close(self) -> None:
+        """Close every thread's connection: a process about to fork (gunicorn's master) must
+        not hand a SQLite connection to its children."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()

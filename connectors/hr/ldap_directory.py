@@ -112,6 +112,8 @@ class LdapConnector(ProfileSource):
         if conn is not None:
             conn.unbind()
             self._local.conn = None
+        if self.directory is not None:
+            self.directory.close()
 
     # -- searches ------------------------------------------------------------------------
     def _look_up(self, by: IdentityField, value: str) -> Profile | None:

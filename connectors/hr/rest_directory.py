@@ -128,6 +128,8 @@ class RestDirectoryConnector(ProfileSource, GrantsSource):
 
     def close(self) -> None:
         self.client.close()
+        if self.directory is not None:
+            self.directory.close()
 
     # -- calls ---------------------------------------------------------------------------
     def _look_up(self, by: IdentityField, value: str) -> Profile | None:

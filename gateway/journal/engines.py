@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
 
@@ -59,10 +59,18 @@ def private_database_file(path: Path) -> None:
     """The journal holds every operation and Xoxoday's tokens: its file, and the WAL and shared
     memory files beside it (SQLite gives them the database file's mode), are the gateway's
     alone (0600), and a folder the gateway creates for it is too (0700). Files an earlier
-    release made readable to others are tightened."""
+    release made readable to others are tightened.
+
+    Only SQLite ever opens a database it uses: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, SQLite's included, and the next process to close its
+    last connection then takes itself for the last user, checkpoints and deletes the WAL under
+    a running server ("How To Corrupt An SQLite Database File", 2.2). So a missing file is
+    created with O_EXCL (no connection of ours can be on a file that did not exist), and an
+    existing one is only chmod-ed, by name."""
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             if file.stat().st_mode & 0o077:
@@ -123,6 +131,12 @@ class HostWriteLock:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             self._pid = os.getpid()
         return self._fd
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
 
     @contextmanager
     def held(self) -> Iterator[None]:

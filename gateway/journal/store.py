@@ -186,6 +186,8 @@ class Journal(LedgerStates, Deliveries):
                 engine.dispose()
         self._writer = self._reader = None
         self._hot_path = None
+        if self._host_lock is not None:
+            self._host_lock.close()
 
     # -- reading -----------------------------------------------------------------------------
     def totals(self, member: str) -> Totals:
