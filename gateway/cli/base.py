@@ -16,7 +16,7 @@ import click
 from connectors.base import ConnectorError
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.journal import JOURNAL_DOWN, why_down
-from gateway.journal.schema import SchemaBehind
+from gateway.journal.schema import SchemaBehind, SchemaNewer
 from gateway.keys import require_strong_keys
 
 if TYPE_CHECKING:
@@ -42,13 +42,14 @@ def _settings(config_path: str | None, serving: bool = False) -> Settings:
 
 
 def operator_errors(fn: F) -> F:
-    """A broken configuration or connector ends the command with one line and exit code 2."""
+    """A broken configuration or connector, or a journal this release cannot use, ends the
+    command with one line and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, ConnectorError, SchemaBehind) as exc:
+        except (ConfigError, ConnectorError, SchemaBehind, SchemaNewer) as exc:
             click.echo(f"points-gateway: error: {exc}", err=True)
             sys.exit(2)
         except JOURNAL_DOWN as exc:

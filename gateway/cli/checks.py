@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from gateway.cli.base import _settings, config_option, main, operator_errors
 from gateway.journal import why_down
-from gateway.journal.schema import SchemaBehind
+from gateway.journal.schema import SchemaBehind, SchemaNewer
 from gateway.keys import FRESH_KEY, new_key, weak_keys
 
 
@@ -65,6 +65,8 @@ def check(config_path: str | None, person: str | None) -> None:
         report = gateway.service.readiness()
         if person is not None:
             found_ok, found_line = _look_up(gateway.service.profiles, settings.identity, person)
+    except SchemaNewer:
+        raise  # not a check's finding: nothing of this release may run on it (one line, exit 2)
     except SchemaBehind as exc:
         report = {"journal": f"behind: {exc}"}
     except Exception as exc:  # the journal's own error, shown as a reason, not a traceback

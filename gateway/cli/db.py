@@ -35,13 +35,17 @@ def db() -> None:
 @operator_errors
 def db_current(config_path: str | None) -> None:
     """Print the journal's revision and this release's; exit 1 when they differ."""
-    from gateway.journal.schema import head
+    from gateway.journal.schema import head, is_newer
 
     with _journal(config_path) as journal:
         found = journal.revision()
     wanted = head()
-    click.echo(f"journal  {found or 'none (an empty database, or one made by 0.1.0)'}")
+    newer = " (written by a newer release)" if is_newer(found) else ""
+    click.echo(f"journal  {found or 'none (an empty database, or one made by 0.1.0)'}{newer}")
     click.echo(f"release  {wanted}")
+    if newer:
+        click.echo("this release cannot use it: run the newer release", err=True)
+        sys.exit(1)
     if found != wanted:
         click.echo("run `points-gateway db upgrade` to bring the journal to this release", err=True)
         sys.exit(1)
