@@ -155,6 +155,33 @@ def test_debits_from_many_threads_never_overdraw(journal):
     assert journal.totals("M").debited == 98
 
 
+def test_a_member_s_first_debits_at_once_are_all_taken_when_they_fit(journal):
+    """Found by the torture suite on PostgreSQL: two first debits of a new member raced to open
+    the account; the one that found it opened by the other, committed meanwhile, was refused
+    insufficient_points though the grant covered both."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gateway.journal import Overdraft
+
+    members = [f"NEW-{n}" for n in range(20)]
+    barriers = {m: threading.Barrier(8) for m in members}
+
+    def debit(job: tuple[str, int]) -> str:
+        member, i = job
+        barriers[member].wait()
+        try:
+            journal.debit(member, member, f"{member}-O-{i}", 1, 1000, {})
+            return "ok"
+        except Overdraft:
+            return "overdraft"
+
+    jobs = [(m, i) for m in members for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(debit, jobs))
+    assert results.count("overdraft") == 0
+    assert all(journal.totals(m).debited == 8 for m in members)
+
+
 def test_sqlite_reads_follow_writes_in_each_thread_and_forked_child(tmp_path: Path):
     """Reads use one kept-open connection per thread; a forked worker must open its own (a
     SQLite connection used across fork corrupts), and every read sees the latest commit."""

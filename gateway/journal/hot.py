@@ -122,12 +122,16 @@ class HotPath:
             new_id = self.insert_operation.execute(cur, values).fetchone()[0]
             taken = self.debit_within_balance.execute(cur, move).rowcount == 1
             if not taken:
-                row = self.lock_account.execute(cur, {"b_member": member}).fetchone()
-                if row is None:  # the member's first operation: open the account, try again
+                # Nothing moved: the account cannot cover it, or it had no row when the UPDATE
+                # looked (on PostgreSQL, another delivery's first debit may have opened it and
+                # committed since). Open it if need be, hold its lock, and try once more.
+                locked = {"b_member": member}
+                if self.lock_account.execute(cur, locked).fetchone() is None:
                     self.open_account.execute(cur, {"b_member": member, "b_now": move["b_now"]})
-                    taken = self.debit_within_balance.execute(cur, move).rowcount == 1
-                    row = (0, 0, 0)
+                    self.lock_account.execute(cur, locked).fetchone()
+                taken = self.debit_within_balance.execute(cur, move).rowcount == 1
                 if not taken:
-                    debited, refunded, credited = row
+                    row = self.lock_account.fetchone(cur, locked)
+                    debited, refunded, credited = row or (0, 0, 0)
                     raise Overdraft(granted + credited + refunded - debited)
         return Operation(id=new_id, **{**values, "answer": answer})
