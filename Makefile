@@ -11,7 +11,7 @@ TEST_STAMP = $(VENV)/.installed-test-$(SUM)
 DEMO    = config/demo.toml
 DEMO_JOURNAL = var/journal.db
 
-.PHONY: install run demo-reset test lint format bench docs clean
+.PHONY: install run demo-reset test lint format bench torture docs clean
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,13 @@ docs: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
+
+# The torture suite's long form (tests/torture): serve under traffic beside every command,
+# backups and SIGKILLs, for minutes per variant; PostgreSQL's with GATEWAY_TEST_DATABASE_URL.
+# `make test` runs its short form. TORTURE_ARGS="--seconds 600 --kills 20" runs longer.
+TORTURE_ARGS ?=
+torture: $(TEST_STAMP)
+	$(BIN)/python -m tests.torture $(TORTURE_ARGS)
 
 clean:
 	rm -rf $(VENV) var site .pytest_cache .ruff_cache .mypy_cache *.egg-info

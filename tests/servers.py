@@ -77,10 +77,10 @@ def running(
         )
     server = Server(proc, base, log)
     try:
-        _wait_until_healthy(server, health, timeout, verify)
+        wait_until_healthy(server, health, timeout, verify)
         yield server
     finally:
-        _stop(proc)
+        stop_group(proc)
         if own_log:
             log.unlink(missing_ok=True)
 
@@ -114,7 +114,7 @@ def serving(
         yield server
 
 
-def _wait_until_healthy(server: Server, health: str, timeout: float, verify: str | bool) -> None:
+def wait_until_healthy(server: Server, health: str, timeout: float, verify: str | bool) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
@@ -128,7 +128,7 @@ def _wait_until_healthy(server: Server, health: str, timeout: float, verify: str
     raise RuntimeError(f"server did not answer in {timeout:.0f} s: {server.log_text()[-2000:]}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the whole group, then SIGKILL to whatever is left of it."""
     for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
         try:
