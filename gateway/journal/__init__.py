@@ -29,10 +29,17 @@ JOURNAL_DOWN: tuple[type[Exception], ...] = (
 )
 
 
+#: SQLite reasons whose own words ("disk I/O error") do not say what is wrong: growing the
+#: shared-memory file failed, which a process opening the journal on a full disk meets first.
+SQLITE_HINTS = {"SQLITE_IOERR_SHMSIZE": "no room for the journal's -shm file: is its disk full?"}
+
+
 def why_down(exc: BaseException) -> str:
     """The driver's one-line reason: never the statement, its parameters or a traceback."""
     reason = getattr(exc, "orig", None) or exc
-    return " ".join(str(reason).split())[:200] or type(reason).__name__
+    text = " ".join(str(reason).split())[:200] or type(reason).__name__
+    hint = SQLITE_HINTS.get(getattr(reason, "sqlite_errorname", ""))
+    return f"{text} ({hint})" if hint else text
 
 
 __all__ = [
