@@ -10,7 +10,12 @@ a file's size, mtime and inode, say). The index:
   version meanwhile and a build killed half way leaves it serving (the next one starts over);
 - reuses `<path>` when its version is the source's (a restart does not rebuild);
 - remembers a version it could not index in `<path>.refused`, so no other process parses a
-  malformed source again; the last good version keeps serving.
+  malformed source again; the last good version keeps serving;
+- keeps the last good version serving when the host cannot write a new one (a full disk, an I/O
+  error), leaving nothing of the build behind: a process starting meanwhile (a worker gunicorn
+  restarts) answers from the version on disk rather than failing to start. The build is tried
+  again once more room is free where the index lives, or after RETRY_SECONDS, not on every
+  lookup (each try would fill the disk the journal shares for a moment).
 """
 
 from __future__ import annotations
@@ -21,18 +26,34 @@ import fcntl
 import json
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.directory.parts import Child
-from connectors.directory.store import Dataset, MalformedSource, Reader, write
+from connectors.directory.store import Dataset, IndexUnwritable, MalformedSource, Reader, write
 
 log = logging.getLogger(__name__)
 
 #: The data of a version, read when it must be indexed.
 Rows = Callable[[], Dataset]
+#: After a build the host could not write, the next waits until this much more is free where
+#: the index lives than the failed one left, or RETRY_SECONDS have passed.
+ROOM_BYTES = 1 << 20
+RETRY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Unwritten:
+    """A version the host could not write: when, and how much room that left."""
+
+    version: str
+    at: float  # time.monotonic()
+    free: int
 
 
 class DirectoryIndex:
@@ -45,6 +66,7 @@ class DirectoryIndex:
         self._reader: Reader | None = None
         self._reader_inode = 0
         self._refused: str | None = None  # the version last refused, known in this process
+        self._unwritten: Unwritten | None = None  # the last build the host could not write
 
     @property
     def reader(self) -> Reader | None:
@@ -57,9 +79,12 @@ class DirectoryIndex:
         While another process builds, the version already served keeps serving (`wait`:
         block for the build instead; with nothing served yet, it always waits). A source
         refused before is not indexed again: the last good version answers, and None when
-        there is none. Raises MalformedSource only when nothing could be served at all."""
+        there is none. Raises MalformedSource (or IndexUnwritable, when the host cannot write
+        it) only when nothing could be served at all."""
         reader = self._reader
-        if reader is not None and (reader.version == version or self._refused == version):
+        if reader is not None and (
+            reader.version == version or self._refused == version or self._no_room_yet(version)
+        ):
             return reader
         with self._lock:
             found = self._adopt(version)
@@ -68,6 +93,8 @@ class DirectoryIndex:
             if self.refusal(version) is not None:
                 self._refused = version
                 return self._refused_or_raise(version)
+            if self._reader is not None and self._no_room_yet(version):
+                return self._reader  # another thread has just failed to write it
             with self._host_lock(wait or self._reader is None) as held:
                 if not held:
                     return self._reader  # another process is building: old data meanwhile
@@ -92,8 +119,9 @@ class DirectoryIndex:
         return str(marker["reason"]) if marker.get("version") == version else None
 
     # -- internals ---------------------------------------------------------------------------
-    def _adopt(self, version: str) -> Reader | None:
-        """Open the index on disk if it is `version` (and not the one open already)."""
+    def _adopt(self, version: str | None) -> Reader | None:
+        """Open the index on disk if it is `version` (None: whichever it is), and not the one
+        open already."""
         try:
             inode = self.path.stat().st_ino
         except FileNotFoundError:
@@ -104,10 +132,11 @@ class DirectoryIndex:
             except Exception:  # a torn or foreign file: the build below replaces it
                 log.warning("directory index %s unreadable; it will be rebuilt", self.path)
                 return None
-            if reader.version == version:
+            if version is None or reader.version == version:
                 self._reader, self._reader_inode = reader, inode
                 return reader
-        return self._reader if self._reader and self._reader.version == version else None
+        served = self._reader
+        return served if served and version in (None, served.version) else None
 
     def _refused_or_raise(self, version: str) -> Reader | None:
         reason = self.refusal(version) or "refused"
@@ -130,22 +159,51 @@ class DirectoryIndex:
                 for child in others:
                     child.stop()
                 _give_memory_back()
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
         except MalformedSource as exc:
             tmp.unlink(missing_ok=True)
             self._write_refusal(version, str(exc))
             self._refused = version
             log.error("directory %s refused, serving the last good data: %s", self.path, exc)
             return self._refused_or_raise(version)
+        except (sqlite3.OperationalError, IndexUnwritable) as exc:  # SQLite's own: the host's
+            tmp.unlink(missing_ok=True)
+            return self._unwritable(version, exc)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        self._unwritten = None
         self._sibling(".refused").unlink(missing_ok=True)
         log.info("directory %s indexed: %d people", self.path, count)
         adopted = self._adopt(version)
         assert adopted is not None  # just written with this version
         return adopted
+
+    def _unwritable(self, version: str, exc: Exception) -> Reader:
+        """The last version, this process's or (starting now) the one on disk, with one line
+        logged; IndexUnwritable when there is none at all."""
+        self._unwritten = Unwritten(version, time.monotonic(), _free_bytes(self.path.parent))
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        served = self._reader or self._adopt(None)
+        if served is None:
+            raise IndexUnwritable(f"cannot write the directory index {self.path}: {reason}")
+        log.error(
+            "directory %s: cannot write the new version (%s); the last one serves until there "
+            "is room",
+            self.path,
+            reason,
+        )
+        return served
+
+    def _no_room_yet(self, version: str) -> bool:
+        """Whether `version` failed to be written and nothing suggests it would fit now."""
+        failed = self._unwritten
+        if failed is None or failed.version != version:
+            return False
+        if time.monotonic() - failed.at >= RETRY_SECONDS:
+            return False
+        return _free_bytes(self.path.parent) < failed.free + ROOM_BYTES
 
     def _write_refusal(self, version: str, reason: str) -> None:
         marker = self._sibling(f".refused.tmp-{os.getpid()}")
@@ -179,6 +237,14 @@ class DirectoryIndex:
 
     def _sibling(self, suffix: str) -> Path:
         return self.path.with_name(self.path.name + suffix)
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
 
 
 def _give_memory_back() -> None:

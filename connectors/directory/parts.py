@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors.directory.store import SCHEMA, MalformedSource, insert
+from connectors.directory.store import SCHEMA, IndexUnwritable, MalformedSource, insert
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class Child:
             answer = {}
         if "malformed" in answer:
             raise MalformedSource(answer["malformed"])
+        if "unwritable" in answer:
+            raise IndexUnwritable(answer["unwritable"])
         if self.proc.returncode != 0 or "count" not in answer:
             raise RuntimeError(f"directory part {self.path.name} failed: {lines[-1][:300]}")
         conn.execute("ATTACH DATABASE ? AS part", (str(self.path),))
@@ -82,8 +84,20 @@ def _import_path() -> str:
 
 def main() -> None:
     """The child: read the spec on stdin, write the part, answer its count (or why it is
-    malformed) as JSON on stdout."""
+    malformed, or could not be written) as JSON on stdout."""
     spec = json.loads(sys.stdin.read())
+    try:
+        count = _write_part(spec)
+    except MalformedSource as exc:
+        print(json.dumps({"malformed": str(exc)}))
+        return
+    except sqlite3.OperationalError as exc:  # SQLite's own: the part cannot be written (disk full)
+        print(json.dumps({"unwritable": str(exc)}))
+        return
+    print(json.dumps({"count": count}))
+
+
+def _write_part(spec: dict[str, Any]) -> int:
     module, _, function = spec["target"].partition(":")
     conn = sqlite3.connect(spec["path"], isolation_level=None)
     try:
@@ -94,12 +108,9 @@ def main() -> None:
         data = getattr(importlib.import_module(module), function)(**spec["kwargs"])
         count = insert(conn, data.batches)
         conn.execute("COMMIT")
-    except MalformedSource as exc:
-        print(json.dumps({"malformed": str(exc)}))
-        return
     finally:
         conn.close()
-    print(json.dumps({"count": count}))
+    return count
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from connectors.base import IdentityField, Profile
+from connectors.base import IdentityField, Profile, UpstreamUnavailable
 
 if TYPE_CHECKING:
     from connectors.directory.parts import Part
@@ -62,6 +62,12 @@ INSERT = f"INSERT INTO people VALUES ({', '.join('?' * 8)})"
 
 class MalformedSource(ValueError):
     """The source cannot be indexed as it is (a duplicate id, a bad value): say where."""
+
+
+class IndexUnwritable(UpstreamUnavailable):
+    """The host cannot write the index now (a full disk, an I/O error): nothing is wrong with
+    the source, and the build is worth trying again once there is room. Raised only when no
+    earlier version can answer instead: a lookup then answers 503, a command one line."""
 
 
 @dataclass(frozen=True)
