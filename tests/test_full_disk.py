@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -35,57 +33,19 @@ from gateway.auth import TokenAuthority
 from gateway.journal import Journal
 from gateway.service.money import to_units
 from tests.conftest import EMPLOYEES, SECRET, toml, write_config, write_csv
-from tests.servers import clean_env, free_port, serving
+from tests.disks import cli_at_once, fill, free_bytes, mount_tmpfs, small_disk
+from tests.servers import free_port, serving
 
 RICH = "RICH,rich@example.com,Rich,Person,,,,,1000000"
 PAM_BEFORE, PAM_AFTER = "2000", "2500"
 NEWCOMER = "NEW1,new@example.com,New,Comer,,,,,77"
 
 
-def mount_tmpfs(where: Path, size: str, remount: bool = False) -> None:
-    options = f"{'remount,' if remount else ''}size={size},mode=0700"
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-
-
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB file system of this test's own, unmounted whatever happens."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs to fill needs root")
-    where = tmp_path / "disk"
-    where.mkdir()
-    mount_tmpfs(where, "1m")
-    try:
+    """A 1 MiB file system of this test's own."""
+    with small_disk(tmp_path / "disk", "1m") as where:
         yield where
-    finally:
-        if subprocess.run(["umount", str(where)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(where)], check=True)  # busy: detach it anyway
-
-
-def fill(disk: Path) -> Path:
-    """A filler file written until the disk refuses another byte."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for size in (1 << 16, 4096, 1):
-            with suppress(OSError):
-                while os.write(fd, b"\0" * size) == size:
-                    pass
-    finally:
-        os.close(fd)
-    assert free_bytes(disk) == 0
-    return filler
-
-
-def free_bytes(path: Path) -> int:
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
 
 
 def leftovers(disk: Path) -> list[str]:
@@ -281,29 +241,6 @@ def test_a_first_index_that_cannot_be_written_is_a_503_not_a_crash(disk: Path) -
     assert failed.value.error_code == "upstream_unavailable"
     assert "full" in str(failed.value) and str(disk / "everyone.index") in str(failed.value)
     assert leftovers(disk) == []
-
-
-def cli_at_once(*commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "gateway", *argv],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=clean_env(),
-        )
-        for argv in commands
-    ]
-    done = []
-    for argv, proc in zip(commands, procs, strict=True):
-        try:
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:  # a serve that started after all: stop it
-                proc.kill()
-                proc.wait()
-        done.append(subprocess.CompletedProcess(argv, proc.returncode, out, err))
-    return done
 
 
 def test_commands_meeting_a_full_disk_say_so_in_one_line(tmp_path: Path, disk: Path) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from sqlalchemy.engine import make_url
 from gateway.journal import Journal, schema
 from gateway.journal.schema import SchemaBehind, SchemaNewer, head
 from tests.conftest import PG_SKIP, PG_URL, reset_postgres, write_config
-from tests.servers import clean_env
+from tests.disks import cli_at_once
 
 FUTURE = "0099_from_a_newer_release"
 
@@ -80,26 +78,6 @@ def snapshot(url: str) -> Any:
         return found
     finally:
         engine.dispose()
-
-
-def cli_at_once(*commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
-    """Each command in a process of its own, all started together (each costs a second of
-    imports); what each wrote and how it exited."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "gateway", *argv],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=clean_env(),
-        )
-        for argv in commands
-    ]
-    done = []
-    for argv, proc in zip(commands, procs, strict=True):
-        out, err = proc.communicate(timeout=60)
-        done.append(subprocess.CompletedProcess(argv, proc.returncode, out, err))
-    return done
 
 
 def assert_the_one_line(stderr: str) -> None:
