@@ -156,13 +156,15 @@ class Reference(str):
         return self
 
     @classmethod
-    def of(cls, operation: str, order_id: str, n: int = 0) -> Reference:
+    def of(cls, operation: str, order_id: str, n: int = 0, prefix: str = "") -> Reference:
         """The reference of a new operation: the `n`th refund of an order, or its debit or
-        credit (a debit and a credit happen once per order)."""
+        credit (a debit and a credit happen once per order). `prefix`, the installation's
+        (`[ledger] reference_prefix`), goes before the text: one prefix for all of an
+        installation's references keeps them unique among themselves."""
         if operation == "refund":
-            return cls(f"refund:{n}:{order_id}", operation, order_id)
+            return cls(f"{prefix}refund:{n}:{order_id}", operation, order_id)
         if operation in ("debit", "credit"):
-            return cls(f"{operation}:{order_id}", operation, order_id)
+            return cls(f"{prefix}{operation}:{order_id}", operation, order_id)
         raise ValueError(f"no reference for a {operation!r}")
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -172,12 +174,21 @@ class Reference(str):
 @dataclass(frozen=True)
 class Receipt:
     """A debit or credit the ledger applied. `replayed` when it had applied that reference
-    before (an idempotent ledger answering a repeat); `ledger_id` is its own id, if it has one."""
+    before (an idempotent ledger answering a repeat); `ledger_id` is its own id, if it has one.
+
+    From a status lookup, or a replay, it says what the ledger's own record holds, as far as
+    the ledger tells: its `amount` (None: not said), the `member` it is for (as the ledger
+    knows members, see PointsLedger.member_of) and its `kind` ("debit" or "credit", or the
+    ledger's own word). The gateway counts a write as applied only when these match what it
+    sent: a reference an earlier release (or another system) used for another write is a
+    conflict for an operator, never a success."""
 
     reference: str
-    amount: Decimal
+    amount: Decimal | None
     ledger_id: str = ""
     replayed: bool = False
+    member: str | None = None
+    kind: str | None = None
 
 
 class Connector(ABC):
@@ -244,8 +255,14 @@ class PointsLedger(Connector):
 
     def lookup(self, reference: str) -> Receipt | None:
         """The write sent with `reference` if the ledger applied it, None if it did not;
-        OutcomeUnknown when it cannot tell yet. Ledgers without a status lookup leave this."""
+        OutcomeUnknown when it cannot tell yet. Ledgers without a status lookup leave this.
+        Fill the receipt's amount, member and kind from the ledger's record where it has them:
+        they are checked against what the gateway meant."""
         raise NotImplementedError
+
+    def member_of(self, profile: Profile) -> str:
+        """How this ledger knows the member `profile` (what a receipt's `member` holds)."""
+        return profile.employee_id
 
     @property
     def can_lookup(self) -> bool:

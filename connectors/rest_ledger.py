@@ -89,6 +89,17 @@ class LookupCall(Schema):
         fields.String(), load_default=lambda: ["failed", "rejected", "cancelled", "reversed"]
     )
     not_found = rule_field([404])
+    # Optional: where the answer names the member and the kind of write. Where they are said,
+    # the gateway counts a write as applied only if they are what it sent (a reference another
+    # release or system used for another write is a conflict for an operator).
+    member = fields.String(load_default=None)
+    kind = fields.String(load_default=None)
+    debit_kinds = fields.List(
+        fields.String(), load_default=lambda: ["debit", "redemption", "redeem", "withdrawal"]
+    )
+    credit_kinds = fields.List(
+        fields.String(), load_default=lambda: ["credit", "refund", "grant", "deposit"]
+    )
 
 
 class RestLedgerOptions(Schema):
@@ -216,8 +227,16 @@ class RestLedgerConnector(PointsLedger):
                 return None
             if state not in {v.lower() for v in call["applied"]}:
                 raise OutcomeUnknown(f"rest ledger: {reference} is {state or 'in no state'} yet")
-        # The gateway knows what it sent; an amount the answer leaves out is reported as 0.
-        return Receipt(reference, as_decimal(dig(answer, call["amount"])) or Decimal(0))
+        member = dig(answer, call["member"]) if call.get("member") else None
+        return Receipt(
+            reference,
+            as_decimal(dig(answer, call["amount"])),  # None when the answer leaves it out
+            member=None if member is None else str(member),
+            kind=_kind(call, dig(answer, call["kind"])) if call.get("kind") else None,
+        )
+
+    def member_of(self, profile: Profile) -> str:
+        return str(getattr(profile, self.member))
 
     def check(self) -> None:
         """Up when the balance endpoint answers for a member nobody has, short of a 5xx."""
@@ -273,7 +292,8 @@ class RestLedgerConnector(PointsLedger):
         status, answer, response = self._call(call, values, idempotent=False, body=call["body"])
         ledger_id = str(dig(answer, call["ledger_id"]) or "") if call["ledger_id"] else ""
         if matches(self.rules["duplicate"], status, answer):
-            return Receipt(reference, amount, ledger_id, replayed=True)
+            # Known to the ledger: the gateway looks it up to see whether it is this write.
+            return Receipt(reference, None, ledger_id, replayed=True)
         if kind == "debit" and matches(self.rules["insufficient"], status, answer):
             raise InsufficientBalance("rest ledger: not enough points")
         if matches(self.rules["not_found"], status, answer):
@@ -285,3 +305,14 @@ class RestLedgerConnector(PointsLedger):
                 f"rest ledger: {kind} refused (HTTP {status}): {short_text(response.text)}"
             )
         raise OutcomeUnknown(f"rest ledger: {kind} answered HTTP {status}")
+
+
+def _kind(call: dict[str, Any], said: Any) -> str | None:
+    """ "debit" or "credit" for the ledger's own word, or that word when it is neither."""
+    if said is None:
+        return None
+    word = str(said).strip().lower()
+    for kind in ("debit", "credit"):
+        if word in {k.lower() for k in call[f"{kind}_kinds"]}:
+            return kind
+    return word

@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -150,10 +151,10 @@ class SqlLedgerConnector(PointsLedger):
         if self.tx is None:
             raise NotImplementedError
         with self._reading() as conn:
-            row = conn.execute(
-                select(self.tx.c.amount).where(self.tx.c.reference == reference)
-            ).first()
-        return None if row is None else Receipt(reference, row[0])
+            return self._recorded(conn, reference)
+
+    def member_of(self, profile: Profile) -> str:
+        return self._key(profile)
 
     def check(self) -> None:
         with self._reading() as conn:
@@ -163,6 +164,18 @@ class SqlLedgerConnector(PointsLedger):
         self.engine.dispose()
 
     # -- internals ---------------------------------------------------------------------------
+    def _recorded(self, conn: Connection, reference: str) -> Receipt | None:
+        """The transactions table's row for `reference`, as a receipt."""
+        assert self.tx is not None
+        tx = self.tx.c
+        query = select(tx.amount, tx.member, tx.kind).where(tx.reference == reference)
+        row = conn.execute(query).first()
+        if row is None:
+            return None
+        kind = None if row.kind is None else str(row.kind).strip().lower()
+        member = None if row.member is None else str(row.member)
+        return Receipt(reference, row.amount, member=member, kind=kind)
+
     def _key(self, profile: Profile) -> str:
         return str(getattr(profile, self.member))
 
@@ -186,7 +199,7 @@ class SqlLedgerConnector(PointsLedger):
                 receipt = self._apply(conn, kind, member, reference, amount)
             except IntegrityError:  # the same reference, committed by another gateway just now
                 transaction.rollback()
-                return Receipt(reference, amount, replayed=True)
+                return Receipt(reference, None, replayed=True)  # looked up by the gateway
             except DBAPIError as exc:
                 transaction.rollback()
                 raise UpstreamUnavailable(f"sql ledger: {_reason(exc)} (rolled back)") from None
@@ -205,10 +218,8 @@ class SqlLedgerConnector(PointsLedger):
         self, conn: Connection, kind: str, member: str, reference: str, amount: Decimal
     ) -> Receipt:
         acc = self.accounts.c
-        if self.tx is not None:
-            done = conn.execute(select(self.tx.c.amount).where(self.tx.c.reference == reference))
-            if (row := done.first()) is not None:
-                return Receipt(reference, row[0], replayed=True)
+        if self.tx is not None and (done := self._recorded(conn, reference)) is not None:
+            return replace(done, replayed=True)
         change: dict[str, Any] = {"points": acc.points + (amount if kind == "credit" else -amount)}
         condition = [acc.member == member]
         if kind == "debit":

@@ -237,7 +237,8 @@ class PointsLedgerContract(ConnectorContract):
         profile, points = funded
         connector.debit(profile, "kit-repeat-1", Decimal(7))
         again = connector.debit(profile, "kit-repeat-1", Decimal(7))
-        assert again.replayed and again.amount == Decimal(7)
+        # A replay may leave the amount unsaid: the gateway then asks the status lookup.
+        assert again.replayed and again.amount in (None, Decimal(7))
         assert self.available(connector, profile) == points - Decimal(7)
 
     def test_lookup_reports_applied_writes_only(

@@ -141,6 +141,13 @@ class LedgerSection(Schema):
     orphan_policy = fields.String(
         load_default=LedgerPolicy.orphan_policy, validate=validate.OneOf(["refund", "report"])
     )
+    reference_prefix = fields.String(
+        load_default=LedgerPolicy.reference_prefix,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9._:-]{0,32}$",
+            error="letters, digits and . _ : - only, at most 32 of them",
+        ),
+    )
     # `serve` runs the worker (owed refunds, unsettled debits) in the background too
     worker_in_serve = fields.Boolean(load_default=True)
     worker_interval_seconds = fields.Float(load_default=2.0, validate=validate.Range(min=0.05))

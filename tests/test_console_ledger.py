@@ -161,7 +161,7 @@ def test_journal_and_ledger_are_compared_and_differences_named(ledger_app: Flask
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert re.search(r'id="differ">1<', text), text
-    assert "the journal says 50 points, the ledger 40" in text
+    assert "the ledger&#39;s write is 40 points, not 50" in text
     assert "both applied it, for the same points" in text  # C-1
     assert "unfinished (unknown): resolving it settles this" in text and f">{unknown}<" in text
     assert "Not in the journal: nobody" in text
@@ -246,3 +246,77 @@ def test_each_delivery_keeps_its_request_id_and_search_finds_the_order_by_any(
     assert "Nothing matches" in client.get(
         "/console/search", query_string={"q": "xo-third-try"}
     ).get_data(True)
+
+
+def journal_state(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table the console writes."""
+    from sqlalchemy import select
+
+    from gateway.journal.tables import metadata
+
+    journal = app.extensions["points_gateway"].journal
+    with journal.reader.connect() as conn:
+        return {
+            name: [tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key))]
+            for name, table in metadata.tables.items()
+        }
+
+
+def test_every_console_post_without_a_valid_token_is_refused_and_changes_nothing(
+    ledger_app: Flask, ledger: Flaky
+):
+    """Each POST route of the console's blueprint, found in the URL map (a new one is tried
+    too), with its token missing, forged, signed with another key, or another session's:
+    400, and not a row of the journal or the audit changes."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    op_id = stuck(ledger_app, ledger, "F-1")
+    client = ledger_app.test_client()
+    assert log_in(client) == 302
+    stranger = ledger_app.test_client()
+    someone_elses = csrf(stranger)  # a valid token, of another browser's session
+    other_key = URLSafeTimedSerializer("not our key", salt="wtf-csrf-token").dumps("x" * 40)
+    routes = sorted(
+        rule
+        for rule in ledger_app.url_map.iter_rules()
+        if rule.endpoint.startswith("console.") and "POST" in (rule.methods or ())
+    )
+    endpoints = {rule.endpoint for rule in routes}
+    assert {"console.login", "console.logout", "console.mark"} <= endpoints
+    assert {"console.resolve_preview", "console.resolve_now"} <= endpoints
+    # What each form would send: acting on the stuck operation, were the token good.
+    data = {
+        "name": "alice",
+        "password": PASSWORD,
+        "state": "applied",
+        "reason": "forged from another site",
+        "ids": [str(op_id)],
+        "every": "1",
+    }
+    before = journal_state(ledger_app)
+    for rule in routes:
+        path = rule.rule.replace("<int:operation_id>", str(op_id))
+        assert "<" not in path, f"{rule.rule}: give this route's arguments here"
+        for token in (None, "forged", someone_elses, other_key):
+            sent = data if token is None else {**data, "csrf_token": token}
+            answer = client.post(path, data=sent)
+            assert answer.status_code == 400, (path, token, answer.status_code)
+            assert "The form expired or was not sent from this page" in answer.get_data(True)
+    assert journal_state(ledger_app) == before
+    assert ledger_app.extensions["points_gateway"].journal.operation(op_id).state == "unknown"
+    assert client.get("/console/").status_code == 200  # still logged in: logout refused too
+
+
+def test_over_https_a_post_from_another_origin_is_refused(ledger_app: Flask):
+    client = ledger_app.test_client()
+    https = "https://gateway.example"
+    token = csrf(client, base_url=https)
+    login = {"name": "alice", "password": PASSWORD, "csrf_token": token}
+    cross = client.post(
+        "/console/login", data=login, base_url=https, headers={"Referer": "https://evil.example/"}
+    )
+    assert cross.status_code == 400
+    same = client.post(
+        "/console/login", data=login, base_url=https, headers={"Referer": f"{https}/console/login"}
+    )
+    assert same.status_code == 302

@@ -326,3 +326,89 @@ def test_the_migrations_make_exactly_the_tables_the_code_declares(database_url):
         journal.dispose()
     ours = [d for d in diff if not (d[0] == "remove_table" and d[1].name not in metadata.tables)]
     assert ours == []
+
+
+def test_the_unfinished_index_takes_in_the_conflict_state(database_url):
+    """A partial index serves only queries whose WHERE says the same as its own (Alembic's
+    comparison does not look at predicates): after upgrading, the index of unfinished
+    operations is the one tables.py declares, "conflict" included."""
+    from gateway.journal.tables import UNFINISHED_SQL
+
+    journal = Journal(database_url)
+    journal.create_schema()
+    try:
+        with journal.writer.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                found = conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = 'ix_operations_unfinished'")
+                ).scalar_one()
+            else:
+                found = conn.execute(
+                    text(
+                        "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_operations_unfinished'"
+                    )
+                ).scalar_one()
+    finally:
+        journal.dispose()
+    assert "'conflict'" in found and "'unknown'" in found, found
+    assert "conflict" in UNFINISHED_SQL
+
+
+#: The migration that adds the console's sessions.
+SESSIONS_REVISION = "0006"
+
+
+def alembic(url: str, direction: str, revision: str) -> None:
+    """`alembic upgrade|downgrade revision` on the journal, as `db upgrade` runs it."""
+    from alembic import command
+
+    from gateway.journal import schema
+
+    journal = Journal(url)
+    try:
+        with journal._write() as conn:
+            getattr(command, direction)(schema._config(conn), revision)
+    finally:
+        journal.dispose()
+
+
+def test_console_sessions_come_with_their_own_migration_and_go_back(old_journal_url):
+    """From a 0.1.0 journal: up to the revision before, then the sessions' table (hashed ids,
+    the operator indexed), usable once at head; and down again, every other row kept."""
+    from datetime import timedelta as minutes_of
+
+    from gateway.journal.operators import ConsoleSessions, Operators
+    from gateway.journal.schema import _scripts
+
+    build_0_1_0(old_journal_url)
+    before = _scripts().get_revision(SESSIONS_REVISION).down_revision
+    assert isinstance(before, str)
+    alembic(old_journal_url, "upgrade", before)
+    engine = create_engine(old_journal_url)
+    assert not inspect(engine).has_table("console_sessions")
+    kept = rows(old_journal_url)
+    alembic(old_journal_url, "upgrade", SESSIONS_REVISION)
+    inspect(engine).clear_cache()
+    columns = {c["name"]: c["nullable"] for c in inspect(engine).get_columns("console_sessions")}
+    assert columns == {"id_hash": False, "operator": False, "created_at": False, "last_seen": False}
+    assert inspect(engine).get_pk_constraint("console_sessions")["constrained_columns"] == [
+        "id_hash"
+    ]
+    indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("console_sessions")}
+    assert indexes == {"ix_console_sessions_operator": ["operator"]}
+    journal = Journal(old_journal_url)
+    try:
+        journal.create_schema()
+        assert journal.revision() == head()
+        Operators(journal).add("alice", "operator", "a-long-enough-password")
+        sessions = ConsoleSessions(journal, minutes_of(minutes=30), minutes_of(minutes=15))
+        token = sessions.start("alice")
+        found = sessions.find(token)
+        assert found is not None and found.name == "alice"
+    finally:
+        journal.dispose()
+    alembic(old_journal_url, "downgrade", before)
+    inspect(engine).clear_cache()
+    assert not inspect(engine).has_table("console_sessions")
+    assert rows(old_journal_url) == kept
+    engine.dispose()

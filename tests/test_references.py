@@ -20,6 +20,7 @@ import pytest
 import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
 
 from connectors.base import Profile, Reference
 from gateway.app import create_app
@@ -66,9 +67,11 @@ def test_an_operation_journaled_by_an_earlier_release_keeps_its_reference(tmp_pa
 
 
 @contextmanager
-def sql_gateway(folder: Path) -> Iterator[tuple[Any, Callable[[], Decimal]]]:
+def sql_gateway(folder: Path, extra: str = "") -> Iterator[tuple[Any, Callable[[], Decimal]]]:
     url = company_database(f"sqlite:///{folder / 'company.db'}", points=str(START))
-    app = create_app(load_settings(ledger_config(folder, url)))
+    config = ledger_config(folder, url)
+    config.write_text(config.read_text() + extra)
+    app = create_app(load_settings(config))
     ledger = make(url)
     pam = Profile("DB123", "pam@example.com", "Pam", "B")
     try:
@@ -79,13 +82,15 @@ def sql_gateway(folder: Path) -> Iterator[tuple[Any, Callable[[], Decimal]]]:
 
 
 @contextmanager
-def rest_gateway(folder: Path) -> Iterator[tuple[Any, Callable[[], Decimal]]]:
-    api = fake.LedgerApi(idempotent=True)  # a known reference answers 409 "duplicate"
+def rest_gateway(
+    folder: Path, api: fake.LedgerApi | None = None, extra: str = ""
+) -> Iterator[tuple[Any, Callable[[], Decimal]]]:
+    api = api or fake.LedgerApi(idempotent=True)  # a known reference answers 409 "duplicate"
     api.accounts["DB123"] = START
     write_csv(folder / "employees.csv", EMPLOYEES)
     config = write_config(folder, f"sqlite:///{folder / 'journal.db'}")
     csv_points = '[points]\nconnector = "csv"\noptions = { path = "employees.csv" }'
-    config.write_text(config.read_text().replace(csv_points, fake.POINTS_TOML))
+    config.write_text(config.read_text().replace(csv_points, fake.POINTS_TOML + extra))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake.on_responses(mock, api)
         app = create_app(load_settings(config))
@@ -186,3 +191,84 @@ def test_after_any_sequence_the_ledger_agrees_with_what_was_answered(ledger, ste
         for action, order_id, amount in steps:
             getattr(xo, action)(order_id, amount)
         assert balance() == START + applied_moves(app)
+
+
+# -- references an earlier release wrote to the same ledger -----------------------------------
+# 0.1.0 sent each debit under the bare order id. Its order "debit:Z1" left a write under the
+# text this release uses for order Z1's debit, and its order "refund:1:O1" one under the text of
+# O1's first refund. A reference the ledger knows counts as this write only if the ledger's
+# record is it: the same kind, amount and member.
+
+
+def planted(ledger: str, folder: Path, reference: str, kind: str, amount: int) -> Any:
+    """A gateway whose ledger already holds 0.1.0's write under `reference`."""
+    if ledger == "rest_ledger":
+        api = fake.LedgerApi(idempotent=True)
+        api.transactions[reference] = {"member": "DB123", "kind": kind, "amount": Decimal(amount)}
+        return rest_gateway(folder, api)
+
+    @contextmanager
+    def sql() -> Iterator[tuple[Any, Callable[[], Decimal]]]:
+        with sql_gateway(folder) as (app, balance):
+            engine = create_engine(f"sqlite:///{folder / 'company.db'}")
+            with engine.begin() as conn:
+                conn.execute(
+                    text("INSERT INTO kit_points_tx VALUES (:r, 'DB123', :k, :a, NULL)"),
+                    {"r": reference, "k": kind, "a": amount},
+                )
+            engine.dispose()
+            yield app, balance
+
+    return sql()
+
+
+def operation_of(app: Any, kind: str, order_id: str) -> Any:
+    journal = app.extensions["points_gateway"].journal
+    return next(op for op in journal.operations() if (op.kind, op.order_id) == (kind, order_id))
+
+
+@pytest.mark.parametrize("ledger", GATEWAYS)
+def test_an_order_whose_reference_an_earlier_release_used_is_never_answered_1(ledger, tmp_path):
+    with planted(ledger, tmp_path, "debit:Z1", "debit", 100) as (app, balance):
+        xo = Client(app)
+        for _ in range(2):  # and a redelivery is answered the same
+            answer = xo.redeem("Z1", 40)
+            assert answer["status"] == "0" and answer["error_code"] == "ledger_conflict", answer
+        assert balance() == START  # never charged, and never answered as if it were
+        op = operation_of(app, "debit", "Z1")
+        assert op.state == "conflict" and "100 points, not 40" in op.detail
+        journal = app.extensions["points_gateway"].journal
+        assert [o.id for o in journal.unfinished()] == [op.id]  # journal pending lists it
+        metrics = app.test_client().get("/metrics").get_data(as_text=True)
+        assert 'points_gateway_journal_unfinished{kind="debit"} 1.0' in metrics
+
+
+@pytest.mark.parametrize("ledger", GATEWAYS)
+def test_a_refund_behind_an_earlier_release_s_order_is_a_conflict_not_a_credit(ledger, tmp_path):
+    with planted(ledger, tmp_path, "refund:1:O1", "debit", 30) as (app, balance):
+        xo = Client(app)
+        assert xo.redeem("O1", 100)["status"] == "1"
+        assert xo.refund("O1", 100)["status"] == "1"  # accepted and owed, as every refund is
+        refund = operation_of(app, "refund", "O1")
+        assert refund.state == "conflict" and "a debit, not a credit" in refund.detail
+        # The worker leaves it to an operator: trying again cannot settle it.
+        from gateway.service.worker import Worker
+
+        Worker(app.extensions["points_gateway"].service, threads=1).run_once()
+        assert operation_of(app, "refund", "O1").state == "conflict"
+        assert balance() == START - 100  # not credited, and not said to be
+
+
+@pytest.mark.parametrize("ledger", GATEWAYS)
+def test_a_reference_prefix_keeps_an_installation_s_writes_apart(ledger, tmp_path):
+    extra = '\n[ledger]\nreference_prefix = "r2:"\n'
+    maker = (lambda: sql_gateway(tmp_path, extra)) if ledger == "sql_ledger" else None
+    if ledger == "rest_ledger":
+        api = fake.LedgerApi(idempotent=True)
+        api.transactions["debit:Z1"] = {"member": "DB123", "kind": "debit", "amount": Decimal(9)}
+        maker = lambda: rest_gateway(tmp_path, api, extra)  # noqa: E731
+    assert maker is not None
+    with maker() as (app, balance):
+        assert Client(app).redeem("Z1", 40)["status"] == "1"
+        assert balance() == START - 40
+        assert operation_of(app, "debit", "Z1").reference == "r2:debit:Z1"

@@ -32,6 +32,7 @@ HTTP_STATUS: dict[str, int] = {
     "order_refunded": 409,
     "insufficient_points": 422,
     "ledger_refused": 422,
+    "ledger_conflict": 409,
     "outcome_unknown": 503,
     "upstream_error": 502,
     "upstream_auth_failed": 502,

@@ -135,12 +135,14 @@ class LedgerStates:
             return [operation_from_row(row) for row in conn.execute(query)]
 
     def due(self, limit: int = 100) -> list[Operation]:
-        """Unfinished operations nobody holds whose time to be tried again has come."""
+        """Unfinished operations nobody holds whose time to be tried again has come (a
+        conflict waits for an operator: trying again cannot settle it)."""
         now = utcnow()
         query = (
             select(operations)
             .where(
                 UNFINISHED_ROWS,
+                op.state != "conflict",
                 or_(op.claimed_until.is_(None), op.claimed_until < now),
                 or_(op.next_attempt_at.is_(None), op.next_attempt_at <= now),
             )

@@ -74,9 +74,10 @@ class Operation:
 
 
 #: received: durable, not sent (a refund or credit waiting, or a debit about to go);
-#: sent: with the ledger now; unknown: may have been applied; applied and rejected are final.
+#: sent: with the ledger now; unknown: may have been applied; conflict: the ledger holds another
+#: write under its reference, for an operator to settle; applied and rejected are final.
 FINISHED = frozenset({"applied", "rejected"})
-UNFINISHED = ("received", "sent", "unknown")
+UNFINISHED = ("received", "sent", "unknown", "conflict")
 
 
 def fingerprint(

@@ -20,7 +20,7 @@ metadata = MetaData()
 #: What an unfinished operation is, written out: a partial index serves a query only when the
 #: query's WHERE says the same as the index's, values included (SQLite cannot see through a
 #: bound parameter), so reads of the unfinished use this very clause.
-UNFINISHED_SQL = "state IN ('received', 'sent', 'unknown')"
+UNFINISHED_SQL = "state IN ('received', 'sent', 'unknown', 'conflict')"
 #: The same for debits answered a failure and not dealt with yet (orphan candidates).
 UNANSWERED_SQL = "answered <> 'ok' AND orphan IS NULL"
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from connectors.base import ConnectorError, PointsLedger, Profile
 from gateway.journal import Operation
-from gateway.service.ledger_ops import reference_of
-from gateway.service.money import format_points, from_units
+from gateway.service.ledger_ops import record_differs, reference_of
+from gateway.service.money import format_points
 
 if TYPE_CHECKING:
     from gateway.service.ledger import LedgerPointsService
@@ -90,7 +90,6 @@ def _compare(ledger: PointsLedger, op: Operation) -> Compared:
         receipt = ledger.lookup(reference_of(op))
     except ConnectorError as exc:
         return Compared(op, f"no answer ({exc.error_code})", None, str(exc))
-    amount = from_units(op.amount)
     if receipt is None:
         said = "not applied"
         if op.state == "applied":
@@ -100,19 +99,16 @@ def _compare(ledger: PointsLedger, op: Operation) -> Compared:
         if op.state == "rejected":
             return Compared(op, said, True, "neither applied it")
         return Compared(op, said, None, f"unfinished ({op.state}): resolving it settles this")
-    said = f"applied {format_points(receipt.amount)}" + (
-        f" (ledger id {receipt.ledger_id})" if receipt.ledger_id else ""
-    )
+    points = "" if receipt.amount is None else f" {format_points(abs(receipt.amount))}"
+    said = f"applied{points}" + (f" (ledger id {receipt.ledger_id})" if receipt.ledger_id else "")
+    # The member is left out: how the ledger knows them needs their profile.
+    differs = record_differs(op, receipt, None)
     if op.state == "applied":
-        if receipt.amount == amount:
+        if differs is None:
             return Compared(op, said, True, "both applied it, for the same points")
-        return Compared(
-            op,
-            said,
-            False,
-            f"the journal says {format_points(amount)} points, "
-            f"the ledger {format_points(receipt.amount)}",
-        )
+        return Compared(op, said, False, f"the ledger's write is {differs}")
     if op.state == "rejected":
         return Compared(op, said, False, "the ledger applied what the journal says was not applied")
+    if op.state == "conflict":
+        return Compared(op, said, False, op.detail or "the ledger holds another write")
     return Compared(op, said, None, f"unfinished ({op.state}): resolving it settles this")

@@ -69,7 +69,7 @@ class LedgerPointsService(PointsService):
         amount = self.money.amount(amount, "total_points_redeemed")
         profile = self.profile(unique_id)
         member, units = profile.employee_id, to_units(amount)
-        reference = Reference.of("debit", order_id)
+        reference = Reference.of("debit", order_id, prefix=self.policy.reference_prefix)
         op, created = self.journal.open_order(
             "debit", member, unique_id, order_id, units, reference
         )
@@ -89,7 +89,7 @@ class LedgerPointsService(PointsService):
             return OrderResult("debit", order_id, member, amount, not sent_here, op.id)
         failure: GatewayError = (
             _refusal(op)
-            if op.state == "rejected"
+            if op.state in ("rejected", "conflict")
             else OutcomeNotKnown(
                 f"order {order_id!r}: the points ledger has not confirmed the debit yet; it "
                 "is being resolved, send the order again to learn the outcome"
@@ -109,7 +109,9 @@ class LedgerPointsService(PointsService):
                 debit,
                 cutoff,
                 self.policy.orphan_policy,
-                functools.partial(Reference.of, "refund", debit.order_id),
+                functools.partial(
+                    Reference.of, "refund", debit.order_id, prefix=self.policy.reference_prefix
+                ),
             )
             log.warning(
                 "orphan: debit order=%s member=%s amount=%s answered %s, not delivered again: %s",
@@ -132,7 +134,7 @@ class LedgerPointsService(PointsService):
         return self.profiles.find("employee_id", operation.member)
 
     def _reference(self, kind: str, order_id: str, n: int) -> str | None:
-        return Reference.of(kind, order_id, n)
+        return Reference.of(kind, order_id, n, prefix=self.policy.reference_prefix)
 
     # -- the debit's way to a final state ----------------------------------------------------
     def _settle_debit(self, op: Operation, profile: Profile) -> tuple[Operation, bool]:
@@ -147,7 +149,7 @@ class LedgerPointsService(PointsService):
         waited = sent_here = False
         lease = self.policy.lease_seconds
         while True:
-            if op.state == "applied" or (op.state == "rejected" and waited):
+            if op.state in ("applied", "conflict") or (op.state == "rejected" and waited):
                 return op, sent_here
             if op.state in ("received", "rejected"):
                 claimed = self.journal.claim(op.id, ("received", "rejected"), "sent", lease)

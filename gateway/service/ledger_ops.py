@@ -25,6 +25,7 @@ from connectors.base import (
     LedgerRefused,
     PointsLedger,
     Profile,
+    Receipt,
     Reference,
     UpstreamAuthFailed,
     UpstreamUnavailable,
@@ -52,6 +53,9 @@ class LedgerPolicy:
     orphan_grace_seconds: float = 3600.0
     # ...given back through the ledger ("refund") or only listed and counted ("report").
     orphan_policy: str = "refund"
+    # Put before every new reference: keeps this installation's writes apart from what an
+    # earlier release, or another system, wrote to the same ledger.
+    reference_prefix: str = ""
 
 
 class LedgerOperations:
@@ -91,7 +95,26 @@ class LedgerOperations:
             raise
         detail = f"ledger id {receipt.ledger_id}" if receipt.ledger_id else None
         if receipt.replayed:
-            detail = f"the ledger had applied it already; {detail or ''}".rstrip("; ")
+            # The ledger knows the reference: as our own write, or as another one (an earlier
+            # release's order, another system's). Only a record that is ours counts.
+            return self._settle_replay(claimed, receipt, profile, detail)
+        return self._finish(claimed, "applied", detail)
+
+    def _settle_replay(
+        self, claimed: Operation, receipt: Receipt, profile: Profile, detail: str | None
+    ) -> Operation:
+        record: Receipt | None = receipt
+        if self.ledger.can_lookup:
+            try:
+                record = self.ledger.lookup(reference_of(claimed))
+            except ConnectorError as exc:
+                return self._unknown(claimed, f"known to the ledger; status lookup failed: {exc}")
+            if record is None:
+                return self._unknown(claimed, "known to the ledger, but its lookup finds nothing")
+        assert record is not None
+        if differs := record_differs(claimed, record, self.ledger.member_of(profile)):
+            return self._conflict(claimed, differs)
+        detail = f"the ledger had applied it already; {detail or ''}".rstrip("; ")
         return self._finish(claimed, "applied", detail)
 
     def resolve(self, claimed: Operation, profile: Profile, live: bool) -> Operation:
@@ -105,6 +128,8 @@ class LedgerOperations:
             except ConnectorError as exc:
                 return self._unknown(claimed, f"status lookup failed: {exc}")
             if found is not None:
+                if differs := record_differs(claimed, found, self.ledger.member_of(profile)):
+                    return self._conflict(claimed, differs)
                 return self._finish(claimed, "applied", "found applied by the status lookup")
             sent_at = claimed.sent_at or claimed.created_at
             settled = sent_at + timedelta(seconds=self.policy.settle_seconds)
@@ -148,6 +173,14 @@ class LedgerOperations:
             )
         return self.journal.operation(claimed.id) or claimed
 
+    def _conflict(self, claimed: Operation, differs: str) -> Operation:
+        """The ledger holds another write under this operation's reference: nothing we can
+        settle alone. Kept unfinished, never tried again on its own, for an operator."""
+        detail = f"conflict: the ledger's write under {reference_of(claimed)} is {differs}"
+        log.error("operation %d (%s %s): %s", claimed.id, claimed.kind, claimed.order_id, detail)
+        answer = _conflicting() if claimed.kind == "debit" else None
+        return self._finish(claimed, "conflict", detail, answer=answer)
+
     def _unknown(self, claimed: Operation, detail: str, at: datetime | None = None) -> Operation:
         return self._finish(claimed, "unknown", detail, retry_at=at or self._backoff(claimed))
 
@@ -169,6 +202,31 @@ def reference_of(op: Operation) -> Reference:
     journaled by an earlier release keeps its old text, and a debit journaled without one was
     known by its order id. The order id comes from the journal, never from the text."""
     return Reference(op.reference or op.order_id, op.kind, op.order_id)
+
+
+def record_differs(op: Operation, record: Receipt, member: str | None) -> str | None:
+    """What in the ledger's record of `op`'s reference is not what `op` sent, as far as the
+    record says (None: nothing differs). `member`: how the ledger knows the operation's member
+    (None: not known here). Amounts are compared whatever their sign: ledgers that keep debits
+    negative are common."""
+    problems = []
+    meant = "debit" if op.kind == "debit" else "credit"
+    if record.kind is not None and record.kind.strip().lower() != meant:
+        problems.append(f"a {record.kind}, not a {meant}")
+    sent = from_units(op.amount)
+    if record.amount is not None and abs(record.amount) != sent:
+        problems.append(f"{format_points(abs(record.amount))} points, not {format_points(sent)}")
+    if record.member is not None and member is not None and record.member != member:
+        problems.append(f"for member {record.member!r}, not {member!r}")
+    return ", ".join(problems) or None
+
+
+def _conflicting() -> dict[str, str]:
+    return {
+        "error_code": "ledger_conflict",
+        "message": "the points ledger holds a different write under this order's reference; "
+        "an operator must settle it",
+    }
 
 
 def _refusal(exc: LedgerRefused) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
 from marshmallow import Schema
@@ -56,13 +57,18 @@ class MemoryLedger(PointsLedger):
         self._reachable()
         with self.lock:
             found = self.applied.get(reference)
-        return None if found is None else Receipt(reference, found[2])
+        return None if found is None else self._record(reference, found)
 
     def check(self) -> None:
         self._reachable()
 
     def total(self, kind: str) -> Decimal:
         return sum((a for k, _, a in self.applied.values() if k == kind), Decimal(0))
+
+    @staticmethod
+    def _record(reference: str, applied: tuple[str, str, Decimal]) -> Receipt:
+        kind, member, amount = applied
+        return Receipt(reference, amount, member=member, kind=kind)
 
     def _reachable(self) -> None:
         if self.down:
@@ -78,7 +84,7 @@ class MemoryLedger(PointsLedger):
         member = profile.employee_id
         with self.lock:
             if reference in self.applied:
-                return Receipt(reference, self.applied[reference][2], replayed=True)
+                return replace(self._record(reference, self.applied[reference]), replayed=True)
             if member not in self.accounts:
                 raise MemberUnknown(f"memory ledger: no account {member!r}")
             points = self.accounts[member] + (amount if kind == "credit" else -amount)

@@ -100,7 +100,13 @@ class LedgerApi:
         if tx is None:
             return 404, '{"error": "NO_TRANSACTION"}'
         return 200, json.dumps(
-            {"reference": reference, "status": "completed", "points": number(tx["amount"])}
+            {
+                "reference": reference,
+                "status": "completed",
+                "points": number(tx["amount"]),
+                "member": tx["member"],
+                "kind": tx["kind"],
+            }
         )
 
     def state(self) -> dict[str, Any]:
@@ -126,7 +132,7 @@ token = "{TOKEN}"
 balance = {{ available = "data.balance" }}
 debit = {{ body = {{ points = "{{amount}}", ref = "{{reference}}" }}, ledger_id = "transaction.id" }}
 credit = {{ body = {{ points = "{{amount}}", ref = "{{reference}}" }} }}
-lookup = {{ amount = "points", state = "status" }}
+lookup = {{ amount = "points", state = "status", member = "member", kind = "kind" }}
 """
 OPTIONS = tomllib.loads(POINTS_TOML)["points"]["options"]
 
