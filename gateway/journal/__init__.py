@@ -3,7 +3,7 @@
 import sqlite3
 
 import psycopg
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gateway.journal.records import (
@@ -16,14 +16,19 @@ from gateway.journal.records import (
 from gateway.journal.store import Journal, LockedAccount
 
 #: What the journal's database raises when it cannot be reached or used right now (refused,
-#: dropped, locked, out of connections): an outage to answer 503, not a bug. The hot path runs
-#: on DBAPI connections (hot.py), so the drivers' own classes are here beside SQLAlchemy's.
+#: dropped, locked, out of connections, a file SQLite cannot read as a database): an outage to
+#: answer 503, not a bug. The hot path runs on DBAPI connections (hot.py), so the drivers' own
+#: classes are here beside SQLAlchemy's. (DatabaseError is what a damaged or foreign SQLite
+#: file raises; the errors a request handles itself, such as a repeated order's
+#: IntegrityError, are caught long before.)
 JOURNAL_DOWN: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
     PoolTimeout,
+    DatabaseError,
     sqlite3.OperationalError,
     sqlite3.InterfaceError,
+    sqlite3.DatabaseError,
     psycopg.OperationalError,
     psycopg.InterfaceError,
 )
