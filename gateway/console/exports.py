@@ -1,6 +1,4 @@
-"""CSV downloads from the console, safe to open in a spreadsheet: a value that begins like a
-formula (= + - @, or a tab or carriage return) is written with a leading apostrophe, so an
-order id chosen by an attacker cannot run in finance's spreadsheet."""
+"""CSV downloads from the console, safe to open in a spreadsheet (gateway/spreadsheet.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +9,10 @@ from collections.abc import Iterable
 
 from gateway.journal import Operation
 from gateway.service.money import format_points, from_units
+from gateway.spreadsheet import cell
 
 COLUMNS = ["id", "created_at", "kind", "state", "member", "unique_id", "order_id", "points"]
 COLUMNS += ["reference", "detail", "answer"]
-FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA) else text
 
 
 def operations_csv(found: Iterable[Operation]) -> str:
