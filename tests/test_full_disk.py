@@ -34,7 +34,7 @@ from gateway.journal import Journal
 from gateway.service.money import to_units
 from tests.conftest import EMPLOYEES, SECRET, toml, write_config, write_csv
 from tests.disks import cli_at_once, fill, free_bytes, mount_tmpfs, small_disk
-from tests.servers import free_port, serving
+from tests.servers import clean_env, free_port, serving
 
 RICH = "RICH,rich@example.com,Rich,Person,,,,,1000000"
 PAM_BEFORE, PAM_AFTER = "2000", "2500"
@@ -143,7 +143,11 @@ def test_a_running_gateway_on_a_full_disk_answers_503_keeps_balances_and_recover
     mount_tmpfs(disk, "8m", remount=True)  # room for the journal and the index, then filled
     journal = disk / "journal.db"
     config = config_in(tmp_path, journal, disk / "employees.index")
-    with serving(config, "--workers", "2") as server:
+    # Its temporary files on the same disk too, as the systemd unit has them: the metrics
+    # files must not be there (mapped into memory, a page a full disk cannot give is a SIGBUS).
+    (disk / "tmp").mkdir()
+    env = clean_env(TMPDIR=str(disk / "tmp"))
+    with serving(config, "--workers", "2", env=env) as server:
         client = Client(server.base)
         for i in range(3):
             assert client.redeem(f"BEFORE-{i}", 5) == 200

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -12,13 +14,23 @@ import click
 
 from gateway.cli.base import _settings, config_option, main, operator_errors
 
+#: Shared memory, where the host has it: prometheus_client maps its files into memory, and a
+#: page it cannot get on a full disk is a SIGBUS that kills the worker mid-request.
+SHARED_MEMORY = Path("/dev/shm")
+
 
 def _metrics_directory() -> None:
     """Workers share their metrics through files (prometheus_client's multiprocess mode): set
-    the folder before any worker imports prometheus_client, and start it empty."""
+    the folder before any worker imports prometheus_client, and start it empty. One made here
+    is in memory when the host allows, apart from the journal's disk, and removed at exit."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="points-gateway-metrics-")
+        memory = SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK | os.X_OK)
+        made = tempfile.mkdtemp(
+            prefix="points-gateway-metrics-", dir=str(SHARED_MEMORY) if memory else None
+        )
+        atexit.register(shutil.rmtree, made, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
         return
     # A folder nobody made yet (a container's volume, say): without it every request is a 500.
     Path(folder).mkdir(mode=0o700, parents=True, exist_ok=True)
