@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from pathlib import Path
 
 import pytest
 import requests
@@ -161,3 +162,24 @@ def test_a_metrics_folder_that_does_not_exist_yet_is_made(tmp_path):
         assert requests.get(f"{server.base}/healthz", timeout=10).status_code == 200
         assert requests.get(f"{server.base}/metrics", timeout=10).status_code == 200
     assert folder.is_dir() and oct(folder.stat().st_mode & 0o777) == "0o700"
+
+
+def test_serve_s_own_metrics_folder_is_in_memory_and_a_dead_server_s_is_removed(
+    tmp_path, monkeypatch
+):
+    """The metrics files are mapped into memory: on the journal's full disk a worker growing
+    them was killed (SIGBUS). serve's own folder goes to shared memory, named by its pid, and
+    the folder of a server killed outright (no exit handler ran) goes at the next start."""
+    from gateway.cli import serve
+
+    monkeypatch.setattr(serve, "SHARED_MEMORY", tmp_path)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    dead = tmp_path / f"{serve.METRICS_PREFIX}999999999-abc"  # above any pid_max
+    alive = tmp_path / f"{serve.METRICS_PREFIX}{os.getppid()}-def"
+    for folder in (dead, alive):
+        folder.mkdir()
+    serve._metrics_directory()
+    made = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    assert Path(made).parent == tmp_path and f"-{os.getpid()}-" in Path(made).name
+    assert not dead.exists() and alive.exists()

@@ -17,6 +17,7 @@ from gateway.cli.base import _settings, config_option, main, operator_errors
 #: Shared memory, where the host has it: prometheus_client maps its files into memory, and a
 #: page it cannot get on a full disk is a SIGBUS that kills the worker mid-request.
 SHARED_MEMORY = Path("/dev/shm")
+METRICS_PREFIX = "points-gateway-metrics-"
 
 
 def _metrics_directory() -> None:
@@ -26,9 +27,9 @@ def _metrics_directory() -> None:
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         memory = SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK | os.X_OK)
-        made = tempfile.mkdtemp(
-            prefix="points-gateway-metrics-", dir=str(SHARED_MEMORY) if memory else None
-        )
+        where = SHARED_MEMORY if memory else Path(tempfile.gettempdir())
+        _remove_folders_of_dead_servers(where)
+        made = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-", dir=where)
         atexit.register(shutil.rmtree, made, ignore_errors=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
         return
@@ -36,6 +37,21 @@ def _metrics_directory() -> None:
     Path(folder).mkdir(mode=0o700, parents=True, exist_ok=True)
     for stale in Path(folder).glob("*.db"):
         stale.unlink()
+
+
+def _remove_folders_of_dead_servers(where: Path) -> None:
+    """A server killed outright (SIGKILL, the OOM killer) ran no exit handler: its folder,
+    named by its pid, is removed by the next start once no such process lives."""
+    for folder in where.glob(f"{METRICS_PREFIX}*-*"):
+        pid = folder.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
+        try:
+            if folder.stat().st_uid != os.getuid() or not pid.isdecimal():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # vanished meanwhile, or a live process of another user
+            continue
 
 
 @main.command()
