@@ -71,7 +71,8 @@ def test_each_malformed_value_is_reported_at_its_line_in_either_half(tmp_path: P
 def test_a_duplicate_across_the_halves_is_refused(tmp_path: Path):
     rows = people(500)
     rows[400] = "E10" + rows[400][len("E400") :]
-    assert "line 402: duplicate employee_id 'E10'" in refusal(write_csv(tmp_path / "d.csv", rows))
+    refused = refusal(write_csv(tmp_path / "d.csv", rows))
+    assert "line 402: duplicate employee_id, the same as on line 12" in refused
 
 
 @pytest.mark.usefixtures("small_batches_and_halves")
@@ -87,7 +88,7 @@ def test_a_file_with_quotes_is_read_whole_and_counts_lines_of_quoted_line_breaks
     # rows[2] takes 2 lines and rows[5] 3: row 30 starts 3 lines further down than its index.
     assert "line 35: points '-1' must be a finite number >= 0" in refusal(path)
     rows[30] = "E31,p30@example.com,F,L,,Dev,Eng,Acme,1"
-    assert "line 36: duplicate employee_id 'E31'" in refusal(write_csv(path, rows))
+    assert "line 36: duplicate employee_id, the same as on line 35" in refusal(write_csv(path, rows))
     rows[30] = "E30,p30@example.com,F,L,,Dev,Eng,Acme,1"
     c = CsvConnector(str(write_csv(path, rows)))
     assert c.find("employee_id", "E5").first_name == "Three\r\nLines\nHere"

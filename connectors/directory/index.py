@@ -6,8 +6,9 @@ a file's size, mtime and inode, say). The index:
 
 - answers from `<path>`, a SQLite file (store.py), read by every worker;
 - builds a new version while holding `<path>.lock` (flock: one process of the host at a time),
-  into `<path>.tmp-<pid>`, renamed over `<path>` only when complete, so readers keep the old
-  version meanwhile and a build killed half way leaves it serving (the next one starts over);
+  in a private folder `<path>.build-<random>` (0700, every file in it 0600 from its first
+  byte), renamed over `<path>` only when complete, so readers keep the old version meanwhile
+  and a build killed half way leaves it serving (the next one starts over);
 - reuses `<path>` when its version is the source's (a restart does not rebuild);
 - remembers a version it could not index in `<path>.refused`, so no other process parses a
   malformed source again; the last good version keeps serving;
@@ -26,7 +27,9 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,12 +149,25 @@ class DirectoryIndex:
 
     def _build(self, version: str, rows: Rows) -> Reader | None:
         self._remove_leftovers()
-        tmp = self._sibling(f".tmp-{os.getpid()}")
+        try:
+            # Everything a build writes (the new index, the parts, a refusal) is made in a
+            # folder of its own, 0700 from the start and named at random: every employee's row
+            # is never readable by others, whatever the umask, and no link planted beside the
+            # source can redirect a write. Only the finished file is renamed out of it.
+            folder = tempfile.mkdtemp(prefix=self.path.name + BUILDING, dir=self.path.parent)
+        except OSError as exc:
+            return self._unwritable(version, exc)
+        try:
+            return self._build_in(Path(folder), version, rows)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _build_in(self, building: Path, version: str, rows: Rows) -> Reader | None:
+        tmp = private_file(building / "index")
         try:
             data = rows()
             others = [
-                Child(self._sibling(f".part{i}-{os.getpid()}"), p)
-                for i, p in enumerate(data.parts, 1)
+                Child(private_file(building / f"part{i}"), p) for i, p in enumerate(data.parts, 1)
             ]
             try:
                 count = write(tmp, version, data, self.names, others)
@@ -159,20 +175,14 @@ class DirectoryIndex:
                 for child in others:
                     child.stop()
                 _give_memory_back()
-            os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
         except MalformedSource as exc:
-            tmp.unlink(missing_ok=True)
-            self._write_refusal(version, str(exc))
+            self._write_refusal(building, version, str(exc))
             self._refused = version
             log.error("directory %s refused, serving the last good data: %s", self.path, exc)
             return self._refused_or_raise(version)
-        except (sqlite3.OperationalError, IndexUnwritable) as exc:  # SQLite's own: the host's
-            tmp.unlink(missing_ok=True)
+        except (OSError, sqlite3.OperationalError, IndexUnwritable) as exc:  # the host's
             return self._unwritable(version, exc)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         self._unwritten = None
         self._sibling(".refused").unlink(missing_ok=True)
         log.info("directory %s indexed: %d people", self.path, count)
@@ -205,13 +215,19 @@ class DirectoryIndex:
             return False
         return _free_bytes(self.path.parent) < failed.free + ROOM_BYTES
 
-    def _write_refusal(self, version: str, reason: str) -> None:
-        marker = self._sibling(f".refused.tmp-{os.getpid()}")
-        marker.write_text(json.dumps({"version": version, "reason": reason}))
+    def _write_refusal(self, building: Path, version: str, reason: str) -> None:
+        marker = building / "refused"
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps({"version": version, "reason": reason}))
         os.replace(marker, self._sibling(".refused"))
 
     def _remove_leftovers(self) -> None:
         """Files of builds that died half way (only the lock holder writes them)."""
+        for folder in self.path.parent.glob(self.path.name + BUILDING + "*"):
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
+        # An earlier release built beside the index itself.
         for leftover in [
             *self.path.parent.glob(self.path.name + ".tmp-*"),
             *self.path.parent.glob(self.path.name + ".part*-*"),
@@ -221,7 +237,8 @@ class DirectoryIndex:
 
     @contextmanager
     def _host_lock(self, wait: bool) -> Iterator[bool]:
-        fd = os.open(self._sibling(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW  # never through a planted link
+        fd = os.open(self._sibling(".lock"), flags, 0o600)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -257,3 +274,18 @@ def _give_memory_back() -> None:
     except (OSError, AttributeError):  # not glibc
         return
     trim(0)
+
+
+#: Where a build writes, beside the index: `<index name>.build-<random>/`.
+BUILDING = ".build-"
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` empty and 0600 (whatever the umask), refusing one that exists or a link,
+    before SQLite opens it: no connection is on a file that did not exist."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a umask may take bits away from what os.open asked for
+    finally:
+        os.close(fd)
+    return path

@@ -177,12 +177,14 @@ def insert(conn: sqlite3.Connection, batches: Iterable[Iterable[tuple[Any, ...]]
 
 
 def _first_duplicate(conn: sqlite3.Connection, field: str, name: str) -> str:
+    """Where the first repeated value is, by line and column: never the value itself (an
+    email, a mobile number), which the refusal's file and the log would otherwise keep."""
     key = {"email": "email_key"}.get(field, field)
-    row = conn.execute(
-        f"SELECT {key}, MAX(line) FROM people WHERE {key} <> '' GROUP BY {key} "
+    first, repeated = conn.execute(
+        f"SELECT MIN(line), MAX(line) FROM people WHERE {key} <> '' GROUP BY {key} "
         "HAVING COUNT(*) > 1 ORDER BY 2 LIMIT 1"
     ).fetchone()
-    return f"line {row[1]}: duplicate {name} {row[0]!r}"
+    return f"line {repeated}: duplicate {name}, the same as on line {first}"
 
 
 #: A row's raw values joined by the unit separator (one C call each way); a row that holds the

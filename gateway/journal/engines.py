@@ -128,7 +128,8 @@ class HostWriteLock:
 
     def _file(self) -> int:
         if self._fd is None or self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            # Never through a link planted at its name (its folder may be shared).
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             self._pid = os.getpid()
         return self._fd
 
