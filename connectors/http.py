@@ -3,7 +3,8 @@
 Retries (tenacity) stay within a total budget below the request's own deadline, back off
 exponentially with jitter and honour Retry-After when it fits the budget. Only what is safe is
 retried: any failure of an idempotent call (a lookup), but for a call that moves points only a
-failure to connect, because anything later may mean the system received it.
+failure to connect, because anything later may mean the system received it. Redirects are
+followed only within the origin called (connectors/http_redirects.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from connectors.base import (
     UpstreamUnavailable,
 )
 from connectors.breaker import CircuitBreaker
+from connectors.http_redirects import RedirectRefused, send_within_origin
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +179,7 @@ class HttpClient:
                 min(self.policy.connect_timeout, max(left, 0.01)),
                 min(self.policy.read_timeout, max(left, 0.01)),
             )
-            response = self.session.request(method, url, timeout=timeout, **kwargs)
+            response = send_within_origin(self.session, method, url, lambda: timeout, kwargs)
             if response.status_code in RETRYABLE_STATUS:
                 raise RetryableAnswer(response)
             return response
@@ -198,6 +200,9 @@ class HttpClient:
         )
         try:
             return retrying(attempt)
+        except RedirectRefused as exc:  # the first system answered: a write may be done
+            refusal = UpstreamError if idempotent else OutcomeUnknown
+            raise refusal(f"{self.name}: {exc}") from None
         except RetryableAnswer as exc:
             status = exc.response.status_code
             if not idempotent and status != 429:  # a 5xx may come after the write was done
