@@ -1,10 +1,11 @@
 """HTTP for connectors: a pooled requests Session, timeouts, safe retries, a circuit breaker.
 
-Retries (tenacity) stay within a total budget below the request's own deadline, back off
-exponentially with jitter and honour Retry-After when it fits the budget. Only what is safe is
-retried: any failure of an idempotent call (a lookup), but for a call that moves points only a
-failure to connect, because anything later may mean the system received it. Redirects are
-followed only within the origin called (connectors/http_redirects.py).
+`budget_seconds` is a deadline for the whole call: every try, every sleep between tries, and
+the reading of each answer to its last byte (connectors/http_deadline.py). Retries (tenacity)
+stay within it, back off exponentially with jitter and honour Retry-After when it fits. Only
+what is safe is retried: any failure of an idempotent call (a lookup), but for a call that moves
+points only a failure to connect, because anything later may mean the system received it.
+Redirects are followed only within the origin called (connectors/http_redirects.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ from connectors.base import (
     UpstreamUnavailable,
 )
 from connectors.breaker import CircuitBreaker
+from connectors.http_deadline import (
+    Deadline,
+    DeadlineAdapter,
+    DeadlineBeforeSending,
+    DeadlinePassed,
+)
 from connectors.http_redirects import RedirectRefused, send_within_origin
 
 log = logging.getLogger(__name__)
@@ -135,6 +142,8 @@ class HttpClient:
         self.name = name
         self.policy = policy
         self.session = session or requests.Session()
+        for prefix in ("https://", "http://"):  # the deadline's watch on every connection
+            self.session.mount(prefix, DeadlineAdapter())
         self.breaker = CircuitBreaker(name, policy.breaker_failures, policy.breaker_reset_seconds)
         self._sleep = sleep
 
@@ -171,20 +180,59 @@ class HttpClient:
     def _with_retries(
         self, method: str, url: str, idempotent: bool, kwargs: dict[str, Any]
     ) -> requests.Response:
-        started = time.monotonic()
+        with Deadline(self.policy.budget_seconds) as deadline:
+            try:
+                return self._tries(method, url, idempotent, kwargs, deadline)
+            except RedirectRefused as exc:  # the first system answered: a write may be done
+                refusal = UpstreamError if idempotent else OutcomeUnknown
+                raise refusal(f"{self.name}: {exc}") from None
+            except RetryableAnswer as exc:
+                status = exc.response.status_code
+                if not idempotent and status != 429:  # a 5xx may come after the write was done
+                    raise OutcomeUnknown(f"{self.name}: HTTP {status} after sending") from None
+                raise self._exhausted(exc.response) from None
+            except requests.RequestException as exc:
+                timed_out = isinstance(exc, requests.Timeout) or deadline.expired
+                what = "timed out" if timed_out else "cannot reach it"
+                why = (
+                    f"its {deadline.seconds:g} s budget ran out"
+                    if deadline.expired
+                    else type(exc).__name__
+                )
+                if not idempotent and not certainly_not_sent(exc):
+                    raise OutcomeUnknown(f"{self.name}: {what} after sending ({why})") from None
+                raise UpstreamUnavailable(f"{self.name}: {what} ({why})") from None
+
+    def _tries(
+        self,
+        method: str,
+        url: str,
+        idempotent: bool,
+        kwargs: dict[str, Any],
+        deadline: Deadline,
+    ) -> requests.Response:
+        def timeouts() -> tuple[float, float]:
+            left = max(deadline.left(), 0.01)
+            return min(self.policy.connect_timeout, left), min(self.policy.read_timeout, left)
 
         def attempt() -> requests.Response:
-            left = self.policy.budget_seconds - (time.monotonic() - started)
-            timeout = (
-                min(self.policy.connect_timeout, max(left, 0.01)),
-                min(self.policy.read_timeout, max(left, 0.01)),
-            )
-            response = send_within_origin(self.session, method, url, lambda: timeout, kwargs)
+            if deadline.expired:
+                raise DeadlineBeforeSending()
+            try:
+                response = send_within_origin(self.session, method, url, timeouts, kwargs)
+            except requests.RequestException as exc:
+                if deadline.expired and not certainly_not_sent(exc):
+                    raise DeadlinePassed() from None
+                raise
+            if deadline.cut:  # its connection was shut mid-answer: the body may be cut short
+                raise DeadlinePassed()
             if response.status_code in RETRYABLE_STATUS:
                 raise RetryableAnswer(response)
             return response
 
         def safe_to_retry(exc: BaseException) -> bool:
+            if deadline.expired:
+                return False
             if idempotent:
                 return isinstance(exc, RetryableAnswer | requests.RequestException)
             return certainly_not_sent(exc)
@@ -198,23 +246,7 @@ class HttpClient:
             sleep=self._sleep,
             reraise=True,
         )
-        try:
-            return retrying(attempt)
-        except RedirectRefused as exc:  # the first system answered: a write may be done
-            refusal = UpstreamError if idempotent else OutcomeUnknown
-            raise refusal(f"{self.name}: {exc}") from None
-        except RetryableAnswer as exc:
-            status = exc.response.status_code
-            if not idempotent and status != 429:  # a 5xx may come after the write was done
-                raise OutcomeUnknown(f"{self.name}: HTTP {status} after sending") from None
-            raise self._exhausted(exc.response) from None
-        except requests.RequestException as exc:
-            what = "timed out" if isinstance(exc, requests.Timeout) else "cannot reach it"
-            if not idempotent and not certainly_not_sent(exc):
-                raise OutcomeUnknown(
-                    f"{self.name}: {what} after sending ({type(exc).__name__})"
-                ) from None
-            raise UpstreamUnavailable(f"{self.name}: {what} ({type(exc).__name__})") from None
+        return retrying(attempt)
 
     _backoff = wait_exponential(multiplier=0.1, max=2.0) + wait_random(0, 0.1)
 
