@@ -37,12 +37,15 @@ def register(app: Flask, gateway: Any) -> None:
         SESSION_COOKIE_PATH="/console",
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=console["session_minutes"]),
         WTF_CSRF_TIME_LIMIT=console["session_minutes"] * 60,
+        # Checked for the console's requests only, by the blueprint (views._csrf).
+        WTF_CSRF_CHECK_DEFAULT=False,
         # Flask-Login's "remember me" is never offered; its cookie, were it set, is as strict.
         REMEMBER_COOKIE_PATH="/console",
         REMEMBER_COOKIE_SECURE=console["secure_cookies"],
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Strict",
     )
+    views.csrf.init_app(app)
     logins = LoginManager()
     logins.login_view = "console.login"
     logins.session_protection = "strong"

@@ -1,4 +1,6 @@
-"""The console's pages: log in and out, the overview, the audit of operator actions."""
+"""The console's pages: log in and out, the overview, the audit of operator actions; and
+what holds for every page: never cached or framed, and every POST refused (400, nothing run)
+without its form's CSRF token."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
@@ -34,6 +37,10 @@ bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
 )
 log = logging.getLogger(__name__)
+#: Flask-WTF's CSRF check, run for the console's requests only (the API's JSON endpoints take
+#: no forms): see _csrf below and register() in __init__.py.
+csrf = CSRFProtect()
+REFUSED = "The form expired or was not sent from this page: try again."
 
 
 class LoginForm(FlaskForm):
@@ -65,6 +72,22 @@ def _private(response: Response) -> Response:
     return response
 
 
+@bp.before_request
+def _csrf() -> None:
+    """Every POST to the console (log in and out included) carries its form's CSRF token, and
+    over HTTPS comes from a page of this host (its Referer): else CSRFError, a 400, before the
+    view or anything it would change runs."""
+    csrf.protect()
+
+
+@bp.errorhandler(CSRFError)
+def _refused(error: CSRFError) -> tuple[str, int]:
+    log.warning("console: %s %s refused: %s", request.method, request.path, error.description)
+    if request.endpoint == "console.login":
+        return render_template("console/login.html", form=LoginForm(), problem=REFUSED), 400
+    return render_template("console/refused.html", problem=REFUSED, logout=ActionForm()), 400
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if current_user.is_authenticated:
@@ -73,8 +96,8 @@ def login() -> Any:
     problem = None
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            problem, status = "The form expired or was not sent from this page: try again.", 400
+        if not form.validate_on_submit():  # its CSRF token passed (_csrf)
+            problem, status = "Give your name and your password.", 400
         else:
             lockout = Lockout(current_gateway())
             name, address = form.name.data, request.remote_addr
@@ -99,9 +122,8 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    if ActionForm().validate_on_submit():
-        Audit(current_gateway().journal).record(current_user.name, "logout")
-        logout_user()
+    Audit(current_gateway().journal).record(current_user.name, "logout")  # its token passed
+    logout_user()
     return redirect(url_for("console.login"))
 
 
@@ -192,7 +214,7 @@ def mark(operation_id: int) -> Any:
     found = journal.operation(operation_id)
     if found is None:
         abort(404)
-    if not form.validate_on_submit():
+    if not form.validate_on_submit():  # its CSRF token passed (_csrf): the reason is missing
         return redirect(url_for("console.operation", operation_id=operation_id, problem="reason"))
     if journal.mark(found, form.state.data, form.reason.data):
         action = f"mark {form.state.data}"
