@@ -1,5 +1,5 @@
-"""Who is at the console: the logged-in operator (Flask-Login), and the lockout of failed
-logins, counted in the journal per account and per address."""
+"""Who is at the console: the logged-in operator (Flask-Login), and the lockout of login
+attempts, counted in the journal per address and per account."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class ConsoleUser(UserMixin):  # flask_login ships no type hints: UserMixin is A
 
 
 def load_user(gateway: Any, name: str) -> ConsoleUser | None:
-    """The session's operator, read again each request: a removed one is out at once."""
+    """The operator named `name`, read again each request: a removed one is out at once."""
     found = Operators(gateway.journal).get(name)
     return ConsoleUser(found) if found else None
 
@@ -41,8 +41,9 @@ def user_from_header(gateway: Any, request: Request) -> ConsoleUser | None:
 
 
 class Lockout:
-    """Failed logins per account and per address: after `max_failures` within
-    `lockout_seconds`, that account (from anywhere) and that address (for any account) wait."""
+    """Login attempts per address and per account: after `max_failures` within
+    `lockout_seconds`, that address (for any account) and that account (from anywhere) wait.
+    Each attempt is counted before its password is checked; a success clears both counts."""
 
     def __init__(self, gateway: Any) -> None:
         console = gateway.settings.console
@@ -52,13 +53,12 @@ class Lockout:
 
     @staticmethod
     def keys(name: str, address: str | None) -> list[str]:
-        return [f"account:{name[:64]}", f"address:{address or 'unknown'}"]
+        # The address first: once it is locked out, the names it tries add no rows.
+        return [f"address:{address or 'unknown'}", f"account:{name[:64]}"]
 
-    def locked(self, name: str, address: str | None) -> bool:
-        return self.operators.locked(self.keys(name, address), self.limit, self.window)
-
-    def failed(self, name: str, address: str | None) -> None:
-        self.operators.failed(self.keys(name, address), self.window)
+    def attempt(self, name: str, address: str | None) -> bool:
+        """Count this attempt; whether its password may be checked."""
+        return self.operators.attempt(self.keys(name, address), self.limit, self.window)
 
     def succeeded(self, name: str, address: str | None) -> None:
         self.operators.succeeded(self.keys(name, address))

@@ -101,13 +101,13 @@ def login() -> Any:
         else:
             lockout = Lockout(current_gateway())
             name, address = form.name.data, request.remote_addr
-            if lockout.locked(name, address):
-                log.warning("console: login refused, locked out: %s from %s", name, address)
+            # Counted before the password is checked: attempts at once cannot all pass.
+            if not lockout.attempt(name, address):
+                log.warning("console: login refused, locked out: %r from %s", name, address)
                 problem, status = "Too many failed attempts: wait a few minutes.", 429
             else:
                 found = Operators(current_gateway().journal).verify(name, form.password.data)
                 if found is None:
-                    lockout.failed(name, address)
                     log.warning("console: failed login for %r from %s", name, address)
                     problem, status = "Wrong name or password.", 401
                 else:

@@ -1,14 +1,16 @@
-"""The console's people and what they did: operator accounts (scrypt password hashes), failed
-logins counted per account and per address (in the journal, so every worker and host sees
+"""The console's people and what they did: operator accounts (scrypt password hashes), login
+attempts counted per address and per account (in the journal, so every worker and host sees
 them), and the audit of every action an operator takes."""
 
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Insert, case, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -97,43 +99,48 @@ class Operators:
             return None
         return Operator(name, row[0]) if check_password_hash(row[1], password) else None
 
-    # -- failed logins -----------------------------------------------------------------------
-    def locked(self, keys: list[str], limit: int, window: timedelta) -> bool:
-        """Whether any of `keys` failed `limit` times within the last `window`."""
-        since = utcnow() - window
-        with self.journal.reader.connect() as conn:
-            rows = conn.execute(
-                select(login_failures.c.failures, login_failures.c.first_at).where(
-                    login_failures.c.key.in_(keys)
-                )
-            ).all()
-        return any(count >= limit and as_utc(first) > since for count, first in rows)
-
-    def failed(self, keys: list[str], window: timedelta) -> None:
+    # -- login attempts ----------------------------------------------------------------------
+    def attempt(self, keys: list[str], limit: int, window: timedelta) -> bool:
+        """Count one login attempt under each of `keys` in turn, before its password is checked:
+        whether every count stays within `limit`. Each count is one atomic upsert answering the
+        new count, so attempts at once each get a count of their own and at most `limit` of them
+        pass. A key over the limit stops the counting (the keys after it are not counted: a
+        locked-out address adds no row for each name it tries). A run of attempts whose first
+        is older than `window` starts over; a success deletes the counts (succeeded)."""
         now = utcnow()
         with self.journal._write() as conn:
             for key in keys:
-                row = conn.execute(
-                    select(login_failures.c.first_at).where(login_failures.c.key == key)
-                ).first()
-                if row is None:
-                    conn.execute(insert(login_failures).values(key=key, failures=1, first_at=now))
-                elif as_utc(row[0]) <= now - window:  # an old run of failures: start over
-                    conn.execute(
-                        update(login_failures)
-                        .where(login_failures.c.key == key)
-                        .values(failures=1, first_at=now)
-                    )
-                else:
-                    conn.execute(
-                        update(login_failures)
-                        .where(login_failures.c.key == key)
-                        .values(failures=login_failures.c.failures + 1)
-                    )
+                counted = _count(conn.dialect.name, key, now, now - window)
+                if conn.execute(counted).scalar_one() > limit:
+                    return False
+        return True
+
+    def failed(self, keys: list[str], window: timedelta) -> None:
+        """One more failed attempt under each of `keys`, whatever the counts."""
+        self.attempt(keys, sys.maxsize, window)
 
     def succeeded(self, keys: list[str]) -> None:
         with self.journal._write() as conn:
             conn.execute(delete(login_failures).where(login_failures.c.key.in_(keys)))
+
+
+def _count(dialect: str, key: str, now: datetime, since: datetime) -> Insert:
+    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING: one more attempt under `key` (or the
+    first of a new run, when the run began before `since`), answering the count."""
+    f = login_failures.c
+    stale = f.first_at <= since
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(login_failures)
+    return (
+        upsert.values(key=key, failures=1, first_at=now)
+        .on_conflict_do_update(
+            index_elements=[f.key],
+            set_={
+                "failures": case((stale, 1), else_=f.failures + 1),
+                "first_at": case((stale, now), else_=f.first_at),
+            },
+        )
+        .returning(f.failures)
+    )
 
 
 class Audit:
