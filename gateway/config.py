@@ -157,8 +157,10 @@ class LedgerSection(Schema):
 class ConsoleSection(Schema):
     # The operator console at /console/ (gateway/console): off unless enabled.
     enabled = fields.Boolean(load_default=False)
-    # A session ends this long after login.
+    # A session ends this long after login, however busy.
     session_minutes = fields.Integer(load_default=30, validate=validate.Range(min=1, max=1440))
+    # ...and this long after its last request.
+    idle_minutes = fields.Integer(load_default=15, validate=validate.Range(min=1, max=1440))
     # Behind an authenticating proxy: the header naming the operator (an existing one).
     trusted_user_header = fields.String(load_default="")
     # Failed logins per account and per address before they wait lockout_seconds.

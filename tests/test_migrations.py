@@ -394,7 +394,9 @@ def test_console_sessions_come_with_their_own_migration_and_go_back(old_journal_
     assert inspect(engine).get_pk_constraint("console_sessions")["constrained_columns"] == [
         "id_hash"
     ]
-    indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("console_sessions")}
+    indexes = {
+        i["name"]: i["column_names"] for i in inspect(engine).get_indexes("console_sessions")
+    }
     assert indexes == {"ix_console_sessions_operator": ["operator"]}
     journal = Journal(old_journal_url)
     try:

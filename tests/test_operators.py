@@ -55,3 +55,28 @@ def test_weak_passwords_odd_names_and_unknown_roles_are_refused(
     role = cli(config, "add", "bob", "--role", "admin", "--password-stdin", stdin=PASSWORD)
     assert role.returncode == 2 and "admin" in role.stderr
     assert cli(config, "list").stdout == ""
+
+
+def test_operator_remove_ends_the_operator_s_console_sessions_at_once(
+    tmp_path, employees_csv, database_url
+):
+    from gateway.app import create_app
+    from tests.test_console import console_config, log_in
+
+    config = console_config(tmp_path, database_url)
+    app = create_app(config)
+    for name in ("alice", "victor"):
+        added = cli(config, "add", name, "--role", "viewer", "--password-stdin", stdin=PASSWORD)
+        assert added.returncode == 0, added.stderr
+    alice, victor = app.test_client(), app.test_client()
+    assert log_in(alice, "alice", PASSWORD) == 302 and log_in(victor, "victor", PASSWORD) == 302
+    removed = cli(config, "remove", "alice")
+    assert removed.returncode == 0 and "1 console session ended" in removed.stdout, removed.stdout
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        left = conn.execute(text("SELECT operator FROM console_sessions")).scalars().all()
+    engine.dispose()
+    assert left == ["victor"]
+    assert alice.get("/console/").status_code == 302
+    assert victor.get("/console/").status_code == 200
+    app.extensions["points_gateway"].close()

@@ -58,11 +58,13 @@ def operator_list(config_path: str | None) -> None:
 @click.argument("name")
 @operator_errors
 def operator_remove(config_path: str | None, name: str) -> None:
-    """Remove an operator (their open sessions end at their next request)."""
+    """Remove an operator; their console sessions end at once, on every host."""
     from gateway.journal.operators import Operators
 
     with open_journal(_settings(config_path)) as journal:
-        if not Operators(journal).remove(name):
-            click.echo(f"points-gateway: no operator named {name!r}", err=True)
-            sys.exit(1)
-    click.echo(f"operator {name} removed")
+        ended = Operators(journal).remove(name)
+    if ended is None:
+        click.echo(f"points-gateway: no operator named {name!r}", err=True)
+        sys.exit(1)
+    sessions = "1 console session" if ended == 1 else f"{ended} console sessions"
+    click.echo(f"operator {name} removed; {sessions} ended")

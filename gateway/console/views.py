@@ -1,6 +1,6 @@
-"""The console's pages: log in and out, the overview, the audit of operator actions; and
-what holds for every page: never cached or framed, and every POST refused (400, nothing run)
-without its form's CSRF token."""
+"""The console's pages: the overview, search, an operation, the unfinished, statements, the
+audit; and what holds for every page: never cached or framed, and every POST refused (400,
+nothing run) without its form's CSRF token. Logging in and out: sessions.py."""
 
 from __future__ import annotations
 
@@ -8,27 +8,17 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from gateway.console.access import ConsoleUser, Lockout
 from gateway.console.exports import finance_csv, operations_csv
 from gateway.console.overview import PAGE, overview, unfinished_page
-from gateway.journal.operators import Audit, Operators
+from gateway.journal.operators import Audit
 from gateway.journal.records import utcnow
 from gateway.service.ledger import LedgerPointsService
 from gateway.service.orders import member_by_email, order_story, statement
@@ -86,45 +76,6 @@ def _refused(error: CSRFError) -> tuple[str, int]:
     if request.endpoint == "console.login":
         return render_template("console/login.html", form=LoginForm(), problem=REFUSED), 400
     return render_template("console/refused.html", problem=REFUSED, logout=ActionForm()), 400
-
-
-@bp.route("/login", methods=["GET", "POST"])
-def login() -> Any:
-    if current_user.is_authenticated:
-        return redirect(url_for("console.home"))
-    form = LoginForm()
-    problem = None
-    status = 200
-    if request.method == "POST":
-        if not form.validate_on_submit():  # its CSRF token passed (_csrf)
-            problem, status = "Give your name and your password.", 400
-        else:
-            lockout = Lockout(current_gateway())
-            name, address = form.name.data, request.remote_addr
-            # Counted before the password is checked: attempts at once cannot all pass.
-            if not lockout.attempt(name, address):
-                log.warning("console: login refused, locked out: %r from %s", name, address)
-                problem, status = "Too many failed attempts: wait a few minutes.", 429
-            else:
-                found = Operators(current_gateway().journal).verify(name, form.password.data)
-                if found is None:
-                    log.warning("console: failed login for %r from %s", name, address)
-                    problem, status = "Wrong name or password.", 401
-                else:
-                    lockout.succeeded(name, address)
-                    session.permanent = True  # the session ends session_minutes from now
-                    login_user(ConsoleUser(found))
-                    Audit(current_gateway().journal).record(found.name, "login", address)
-                    return redirect(url_for("console.home"))
-    return render_template("console/login.html", form=form, problem=problem), status
-
-
-@bp.post("/logout")
-@login_required
-def logout() -> Response:
-    Audit(current_gateway().journal).record(current_user.name, "logout")  # its token passed
-    logout_user()
-    return redirect(url_for("console.login"))
 
 
 @bp.get("/")

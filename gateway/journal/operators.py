@@ -1,15 +1,17 @@
 """The console's people and what they did: operator accounts (scrypt password hashes), login
-attempts counted per address and per account (in the journal, so every worker and host sees
-them), and the audit of every action an operator takes."""
+attempts counted per address and per account, the operators' sessions (in the journal, so
+every worker and host sees them), and the audit of every action an operator takes."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Insert, case, delete, insert, select
+from sqlalchemy import Insert, case, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -17,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from gateway.errors import GatewayError
 from gateway.journal.records import as_utc, utcnow
 from gateway.journal.store import Journal
-from gateway.journal.tables import audit, login_failures, operators
+from gateway.journal.tables import audit, console_sessions, login_failures, operators
 
 ROLES = ("viewer", "operator")
 NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
@@ -73,9 +75,14 @@ class Operators:
             raise OperatorRefused(f"an operator named {name!r} exists already") from None
         return Operator(name, role)
 
-    def remove(self, name: str) -> bool:
+    def remove(self, name: str) -> int | None:
+        """Remove the operator and end their console sessions at once: how many sessions
+        ended, or None when there is no such operator."""
         with self.journal._write() as conn:
-            return conn.execute(delete(operators).where(operators.c.name == name)).rowcount == 1
+            if conn.execute(delete(operators).where(operators.c.name == name)).rowcount != 1:
+                return None
+            ended = delete(console_sessions).where(console_sessions.c.operator == name)
+            return int(conn.execute(ended).rowcount)
 
     def all(self) -> list[Operator]:
         with self.journal.reader.connect() as conn:
@@ -141,6 +148,71 @@ def _count(dialect: str, key: str, now: datetime, since: datetime) -> Insert:
         )
         .returning(f.failures)
     )
+
+
+def digest(session_id: str) -> str:
+    """What the journal keeps of a session id: its SHA-256, so a copy of the journal (a backup,
+    a dump) holds no live session."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class ConsoleSessions:
+    """The operators' console sessions: a random id for the browser's cookie, its digest in the
+    journal. A session ends `lifetime` after it began however busy, after `idle` without a
+    request, when its operator logs out, or when the operator is removed."""
+
+    def __init__(self, journal: Journal, lifetime: timedelta, idle: timedelta) -> None:
+        self.journal = journal
+        self.lifetime, self.idle = lifetime, idle
+        # The last use is written at most this often: a session may end this much early (a
+        # tenth of `idle` at most), never late.
+        self.touch_every = min(timedelta(minutes=1), idle / 10)
+
+    def start(self, operator: str) -> str:
+        """A new session for `operator`: its id, never one that existed before (so no one can
+        fix the id a victim logs in with). Sessions ended meanwhile are deleted."""
+        session_id = secrets.token_urlsafe(32)
+        now, s = utcnow(), console_sessions.c
+        with self.journal._write() as conn:
+            ended = (s.created_at <= now - self.lifetime) | (s.last_seen <= now - self.idle)
+            conn.execute(delete(console_sessions).where(ended))
+            row = {"id_hash": digest(session_id), "operator": operator}
+            conn.execute(insert(console_sessions).values(**row, created_at=now, last_seen=now))
+        return session_id
+
+    def find(self, session_id: str) -> Operator | None:
+        """The operator of a live session, its use recorded; None for an ended or unknown one
+        (an ended one is deleted) or a removed operator."""
+        if not session_id or len(session_id) > 128:
+            return None
+        now, key, s = utcnow(), digest(session_id), console_sessions.c
+        query = (
+            select(s.created_at, s.last_seen, operators.c.name, operators.c.role)
+            .join(operators, operators.c.name == s.operator)
+            .where(s.id_hash == key)
+        )
+        with self.journal.reader.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        if (
+            as_utc(row.created_at) <= now - self.lifetime
+            or as_utc(row.last_seen) <= now - self.idle
+        ):
+            self.end(session_id)
+            return None
+        if as_utc(row.last_seen) <= now - self.touch_every:
+            with self.journal._write() as conn:
+                seen = update(console_sessions).where(s.id_hash == key, s.last_seen < now)
+                conn.execute(seen.values(last_seen=now))
+        return Operator(row.name, row.role)
+
+    def end(self, session_id: str) -> None:
+        """Log out: the session is deleted, its cookie opens nothing any more."""
+        with self.journal._write() as conn:
+            conn.execute(
+                delete(console_sessions).where(console_sessions.c.id_hash == digest(session_id))
+            )
 
 
 class Audit:

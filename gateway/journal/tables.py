@@ -185,6 +185,19 @@ audit = Table(
     Index("ix_audit_at", "at"),
 )
 
+#: Console sessions: the cookie holds a random id, this table only its SHA-256, so a copy of
+#: the journal opens no session. Every worker and host sees them; logging out or removing the
+#: operator deletes them (gateway/journal/operators.py).
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("operator", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),  # ends session_minutes on
+    Column("last_seen", DateTime(timezone=True), nullable=False),  # ends idle_minutes on
+    Index("ix_console_sessions_operator", "operator"),
+)
+
 #: The unfinished operations, as the partial index ix_operations_unfinished has them.
 UNFINISHED_ROWS = text(f"operations.{UNFINISHED_SQL}")
 #: Orphan candidates, as the partial index ix_operations_unanswered has them.
