@@ -28,6 +28,7 @@ from connectors.registry import (
     secrets_in,
     validate_options,
 )
+from gateway import environment
 from gateway.network import NetworkSection
 from gateway.service.ledger_ops import LedgerPolicy
 from gateway.xoxoday.settings import BASE_URLS, SsoSection, XoxodaySection
@@ -47,7 +48,8 @@ class ConfigError(Exception):
 class GatewaySection(Schema):
     # A public demo: its keys are known to everyone, and it may serve them (see gateway/keys.py).
     demo = fields.Boolean(load_default=False)
-    secret_key = fields.String(required=True, validate=validate.Length(min=1))
+    # Better given by GATEWAY_SECRET_KEY or GATEWAY_SECRET_KEY_FILE than kept in the file.
+    secret_key = fields.String(load_default="")
     # Keys that still verify tokens but no longer sign them: rotate without logging users out.
     old_secret_keys = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
     token_ttl_seconds = fields.Integer(load_default=86400, validate=validate.Range(min=1))
@@ -313,9 +315,14 @@ def load_settings(
     base = path.resolve().parent
     profile = _connector("profile", data["profile"], base)
     gw = data["gateway"]
-    secret = environ.get("GATEWAY_SECRET_KEY") or gw["secret_key"]
-    if "GATEWAY_DATABASE_URL" in environ:
-        database_url = resolve_database_url(environ["GATEWAY_DATABASE_URL"], Path.cwd())
+    try:
+        secret = environment.secret(environ, "GATEWAY_SECRET_KEY") or gw["secret_key"]
+        profile_keys = environment.secret_list(environ, "GATEWAY_PROFILE_API_KEYS")
+        given_url = environment.secret(environ, "GATEWAY_DATABASE_URL")
+    except environment.SecretUnavailable as exc:
+        raise ConfigError(str(exc)) from None
+    if given_url is not None:
+        database_url = resolve_database_url(given_url, Path.cwd())
     else:
         database_url = resolve_database_url(gw["database_url"], base)
     if gw["database_schema"] and make_url(database_url).get_backend_name() != "postgresql":
@@ -324,7 +331,7 @@ def load_settings(
         source=path,
         secret_keys=(*gw["old_secret_keys"], secret),
         token_ttl_seconds=gw["token_ttl_seconds"],
-        profile_api_keys=tuple(gw["profile_api_keys"]),
+        profile_api_keys=tuple(gw["profile_api_keys"] if profile_keys is None else profile_keys),
         database_url=database_url,
         identity=gw["identity"],
         max_decimals=gw["max_decimals"],

@@ -36,18 +36,44 @@ PLACEHOLDERS = frozenset(
 )
 #: What to do about a refused key, said wherever one is refused.
 FRESH_KEY = "`points-gateway secret` prints a fresh one"
-#: A value starting with one of these was copied from an example and never filled in.
-PLACEHOLDER_PREFIXES = ("change-me", "changeme", "replace-with", "your-", "<")
+#: A value starting with one of these reads like an instruction copied from an example and
+#: never carried out ("set-GATEWAY_SECRET_KEY-in-the-environment", "your-key-here")...
+PLACEHOLDER_PREFIXES = (
+    "change-me",
+    "change_me",
+    "changeme",
+    "replace",
+    "your-",
+    "your_",
+    "set-",
+    "set_",
+    "put-",
+    "put_",
+    "insert-",
+    "insert_",
+    "fill-",
+    "fill_",
+    "todo",
+    "<",
+)
+#: ...and one holding these anywhere does too (a random key holds none of them by chance).
+PLACEHOLDER_WORDS = ("example", "placeholder", "changeme", "change-me", "-here", "_here")
 
 
 def is_placeholder(value: str) -> bool:
     folded = value.strip().lower()
-    return folded in PLACEHOLDERS or folded.startswith(PLACEHOLDER_PREFIXES)
+    return (
+        folded in PLACEHOLDERS
+        or folded.startswith(PLACEHOLDER_PREFIXES)
+        or any(word in folded for word in PLACEHOLDER_WORDS)
+    )
 
 
 def key_problem(value: str, minted: bool = True) -> str | None:
     """Why `value` must not serve, or None. `minted`: a key we choose (length rules apply);
     otherwise one another system issued (only placeholders are refused)."""
+    if not value.strip():
+        return "is not set"
     if is_placeholder(value):
         return "is a placeholder from an example"
     if minted and len(value) < MIN_KEY_LENGTH:
@@ -87,7 +113,11 @@ def require_strong_keys(settings: Settings) -> None:
     for problem in weak_keys(settings):
         hint = FRESH_KEY
         if problem.startswith("gateway.secret_key"):
-            hint += "; GATEWAY_SECRET_KEY overrides the file"
+            hint += "; give it in GATEWAY_SECRET_KEY or a file GATEWAY_SECRET_KEY_FILE names"
+        elif problem.startswith("gateway.profile_api_keys"):
+            hint += "; GATEWAY_PROFILE_API_KEYS or GATEWAY_PROFILE_API_KEYS_FILE replace the list"
+        if problem.endswith("is not set"):
+            raise ConfigError(f"{problem}: nothing may serve without it ({hint})")
         raise ConfigError(f"{problem}: it would let anyone in ({hint})")
 
 
