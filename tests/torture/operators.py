@@ -193,18 +193,25 @@ class Operators:
             self.book.violation(f"console export missed {len(missing)} orders: {missing[:3]}")
 
     def _mark_a_finished_operation(self, session: requests.Session, base: str) -> None:
-        """An operator's mark on an operation already settled changes nothing (checked at the
-        end: the journal still holds every operation as it was answered)."""
+        """An operator's mark on a debit already applied changes nothing (checked at the end:
+        the journal still holds every operation as it was answered). Only that debit: marking
+        an unfinished refund by hand is an operator's word on what the ledger did, which a
+        harness cannot know."""
         acked = self.book.acked_orders()
         if not acked:
             return
         found = session.get(f"{base}/search", params={"q": acked[-1].order_id}, timeout=60)
-        ids = re.findall(r'href="/console/operations/(\d+)"', found.text)
-        if not ids:
+        debits = [
+            op_id
+            for row in re.findall(r"<tr>(.*?)</tr>", found.text, re.S)
+            for op_id in re.findall(r'href="/console/operations/(\d+)"', row)
+            if "<td>debit</td>" in row
+        ]
+        if not debits:
             return
-        page = session.get(f"{base}/operations/{ids[0]}", timeout=60)
+        page = session.get(f"{base}/operations/{debits[0]}", timeout=60)
         body = {"csrf_token": _csrf(page.text), "state": "rejected", "reason": "torture test"}
-        session.post(f"{base}/operations/{ids[0]}/mark", data=body, timeout=60)
+        session.post(f"{base}/operations/{debits[0]}/mark", data=body, timeout=60)
         self.runs["console mark"] += 1
 
 
