@@ -20,7 +20,7 @@ from gateway.app import create_app
 from gateway.config import load_settings
 from gateway.journal import Journal
 from gateway.journal.copy import TABLES, CopyRefused, migrate
-from gateway.journal.operators import Audit, Operators
+from gateway.journal.operators import Audit, ConsoleSessions, Operators
 from gateway.journal.records import as_utc, utcnow
 from gateway.journal.tables import metadata, operations
 from gateway.sealed import Sealer
@@ -143,6 +143,7 @@ def every_kind_of_row(config: Path) -> tuple[dict[str, dict[str, Any]], dict[str
     Operators(journal).add("alice", "operator", "correct horse battery")
     Operators(journal).failed(["account:mallory", "address:10.0.0.9"], timedelta(minutes=15))
     Audit(journal).record("alice", "resolve", "L3", "the ledger has no such debit")
+    ConsoleSessions(journal, timedelta(minutes=30), timedelta(minutes=15)).start("alice")
     assert journal.hold_lease("ledger-worker", "host-a:41", 60)
     pair = TokenPair("xo-access", "xo-refresh", None, datetime(2027, 1, 9, 8, tzinfo=UTC))
     TokenStore(journal, Sealer([SECRET])).put(pair)
@@ -185,7 +186,7 @@ def test_migrate_moves_every_table_and_the_postgresql_journal_serves_it(tmp_path
         lines = moved.stdout.splitlines()
         assert lines[0] == (
             f"migrated to {url.replace('postgresql:', 'postgresql+psycopg:', 1)} "
-            f"(schema {MIGRATED_SCHEMA}): 2 accounts, 1 audit, 2 deliveries, 1 leases, "
+            f"(schema {MIGRATED_SCHEMA}): 2 accounts, 1 audit, 1 console_sessions, 2 deliveries, 1 leases, "
             f"2 login_failures, 12 operations, 1 operators, 1 xoxoday_tokens"
         ), lines
         assert "the same totals for 2 members" in lines[1]

@@ -88,7 +88,9 @@ def test_a_file_with_quotes_is_read_whole_and_counts_lines_of_quoted_line_breaks
     # rows[2] takes 2 lines and rows[5] 3: row 30 starts 3 lines further down than its index.
     assert "line 35: points '-1' must be a finite number >= 0" in refusal(path)
     rows[30] = "E31,p30@example.com,F,L,,Dev,Eng,Acme,1"
-    assert "line 36: duplicate employee_id, the same as on line 35" in refusal(write_csv(path, rows))
+    assert "line 36: duplicate employee_id, the same as on line 35" in refusal(
+        write_csv(path, rows)
+    )
     rows[30] = "E30,p30@example.com,F,L,,Dev,Eng,Acme,1"
     c = CsvConnector(str(write_csv(path, rows)))
     assert c.find("employee_id", "E5").first_name == "Three\r\nLines\nHere"
