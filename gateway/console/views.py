@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Length
 from gateway.console.exports import finance_csv, operations_csv
 from gateway.console.overview import PAGE, overview, unfinished_page
 from gateway.journal.operators import Audit
-from gateway.journal.records import utcnow
+from gateway.journal.records import UNFINISHED, utcnow
 from gateway.service.ledger import LedgerPointsService
 from gateway.service.orders import member_by_email, order_story, statement
 
@@ -82,7 +82,10 @@ def _refused(error: CSRFError) -> tuple[str, int]:
 @login_required
 def home() -> str:
     return render_template(
-        "console/overview.html", o=overview(current_gateway()), logout=ActionForm()
+        "console/overview.html",
+        o=overview(current_gateway()),
+        unfinished_states=UNFINISHED_STATES,
+        logout=ActionForm(),
     )
 
 
@@ -127,7 +130,7 @@ def operation(operation_id: int) -> Any:
     )
 
 
-UNFINISHED_STATES = ("received", "sent", "unknown")
+UNFINISHED_STATES = UNFINISHED  # the journal's own list: a new state shows here too
 
 
 @bp.get("/unfinished")
