@@ -7,8 +7,11 @@ two are refused, never guessed between. Identities without a filter are answered
 host's directory index, filled by a paged search (RFC 2696) of `list_filter`.
 
 Binds as a service account over `ldaps://`, or `ldap://` with StartTLS, verifying the server's
-certificate unless told not to. A connection per thread, opened on first use and once more
-after the server dropped it; a circuit breaker like every remote connector's.
+certificate unless told not to; a bind in clear over plain `ldap://` is refused at configuration
+time unless `allow_plaintext_bind` says so. Referrals are never followed (ldap3 would follow one
+to any host and bind there with the service account's password). A connection per thread,
+opened on first use and once more after the server dropped it; a search asks the server to give
+up when we would (receive_timeout); a circuit breaker like every remote connector's.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from connectors.base import (
 from connectors.breaker import CircuitBreaker
 from connectors.directory import Dataset, DirectoryIndex, batched
 from connectors.directory.remote import find_indexed, only_match, private_index, unique_rows
-from connectors.hr.ldap_options import LdapOptions
+from connectors.hr.ldap_options import LdapOptions, plaintext_bind_refused
 
 log = logging.getLogger(__name__)
 NAME = "ldap"
@@ -60,6 +63,7 @@ class LdapConnector(ProfileSource):
         page_size: int = 500,
         disabled: dict[str, Any] | None = None,
         start_tls: bool = False,
+        allow_plaintext_bind: bool = False,
         ca_file: str | None = None,
         verify_certificate: bool = True,
         connect_timeout: float = 3.0,
@@ -69,12 +73,21 @@ class LdapConnector(ProfileSource):
         directory_ttl_seconds: float = 900.0,
         index_path: str | None = None,
     ) -> None:
+        refused = plaintext_bind_refused(url, start_tls, allow_plaintext_bind)
+        if refused:
+            raise ConnectorConfigError(f"{NAME}: {refused}")
+        if url.lower().startswith("ldap://") and not start_tls:
+            log.warning("%s: binds in clear over ldap:// (allow_plaintext_bind = true)", NAME)
         tls = ldap3.Tls(
             validate=ssl.CERT_REQUIRED if verify_certificate else ssl.CERT_NONE,
             ca_certs_file=ca_file,
         )
         self.server = ldap3.Server(
-            url, use_ssl=url.startswith("ldaps://"), tls=tls, connect_timeout=connect_timeout
+            url,
+            use_ssl=url.startswith("ldaps://"),
+            tls=tls,
+            connect_timeout=connect_timeout,
+            allowed_referral_hosts=[],  # and auto_referrals=False: no referral is followed
         )
         self.start_tls = start_tls
         self.bind_dn, self._password = bind_dn, bind_password
@@ -85,6 +98,9 @@ class LdapConnector(ProfileSource):
         self.page_size = page_size
         self.disabled = disabled
         self.receive_timeout = receive_timeout
+        # ldap3 packs the receive timeout into SO_RCVTIMEO as whole seconds; the server is
+        # asked (RFC 4511 timeLimit) to stop searching then too.
+        self._seconds = max(1, math.ceil(receive_timeout))
         self.breaker = CircuitBreaker(NAME, breaker_failures, breaker_reset_seconds)
         self._local = threading.local()
         self.directory_ttl = directory_ttl_seconds
@@ -105,7 +121,11 @@ class LdapConnector(ProfileSource):
         return find_indexed(self.directory, self.directory_ttl, self._everyone, by, value)
 
     def check(self) -> None:
-        self._call(lambda conn: conn.search(self.base_dn, "(objectClass=*)", ldap3.BASE))
+        def base(conn: ldap3.Connection) -> None:
+            conn.search(self.base_dn, "(objectClass=*)", ldap3.BASE, time_limit=self._seconds)
+            _not_referred(conn)
+
+        self._call(base)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -120,7 +140,14 @@ class LdapConnector(ProfileSource):
         query = self.filters[by].replace("{value}", escape_filter_chars(value))
 
         def search(conn: ldap3.Connection) -> list[dict[str, Any]]:
-            conn.search(self.base_dn, query, ldap3.SUBTREE, attributes=self._wanted(), size_limit=2)
+            conn.search(
+                self.base_dn,
+                query,
+                ldap3.SUBTREE,
+                attributes=self._wanted(),
+                size_limit=2,
+                time_limit=self._seconds,
+            )
             _answered(conn)
             return [
                 dict(e["attributes"])
@@ -137,7 +164,7 @@ class LdapConnector(ProfileSource):
     def _everyone(self) -> Dataset:
         def people() -> Any:
             def all_entries(conn: ldap3.Connection) -> list[dict[str, Any]]:
-                return [
+                entries = [
                     dict(e["attributes"])
                     for e in conn.extend.standard.paged_search(
                         self.base_dn,
@@ -145,10 +172,13 @@ class LdapConnector(ProfileSource):
                         ldap3.SUBTREE,
                         attributes=self._wanted(),
                         paged_size=self.page_size,
+                        time_limit=self._seconds,
                         generator=False,
                     )
                     if e.get("type") == "searchResEntry"
                 ]
+                _answered(conn)  # a search cut short (a time limit, a referral) is no index
+                return entries
 
             for entry in self._call(all_entries):
                 profile = self._profile(entry)
@@ -220,13 +250,13 @@ class LdapConnector(ProfileSource):
             self.server,
             user=self.bind_dn,
             password=self._password,
-            # ldap3 packs it into SO_RCVTIMEO as whole seconds.
-            receive_timeout=max(1, math.ceil(self.receive_timeout)),
+            receive_timeout=self._seconds,
             raise_exceptions=False,
+            auto_referrals=False,
         )
         conn.open()
-        if self.start_tls:
-            conn.start_tls()
+        if self.start_tls and not (conn.start_tls() and conn.tls_started):
+            raise ldap_errors.LDAPStartTLSError("StartTLS did not start")  # never bind in clear
         if not conn.bind():
             raise ldap_errors.LDAPBindError(conn.result.get("description", "bind refused"))
         self._local.conn = conn
@@ -235,9 +265,19 @@ class LdapConnector(ProfileSource):
 
 #: Search results that are answers: success, more than size_limit entries, no such base.
 ANSWERS = {0, 4, 32}
+REFERRAL = 10
+
+
+def _not_referred(conn: ldap3.Connection) -> None:
+    if (conn.result or {}).get("result") == REFERRAL:
+        raise UpstreamError(
+            f"{NAME}: the directory refers the search to another server, and referrals are not "
+            "followed: give the url and base_dn of the server that holds the people"
+        )
 
 
 def _answered(conn: ldap3.Connection) -> None:
+    _not_referred(conn)
     result = conn.result or {}
     if result.get("result") not in ANSWERS:
         raise UpstreamError(f"{NAME}: the search failed: {result.get('description', 'no answer')}")

@@ -10,6 +10,17 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from connectors.base import IDENTITY_FIELDS, PROFILE_FIELDS, FilePath, Secret
 
 
+def plaintext_bind_refused(url: str, start_tls: bool, allowed: bool) -> str | None:
+    """Why a simple bind to `url` would be refused: over ldap:// without StartTLS it sends the
+    service account's password in clear, which takes `allow_plaintext_bind = true` to say."""
+    if url.lower().startswith("ldap://") and not start_tls and not allowed:
+        return (
+            "a bind over ldap:// without start_tls sends the password in clear: use ldaps://, "
+            "or start_tls = true, or (a trusted network only) allow_plaintext_bind = true"
+        )
+    return None
+
+
 def _filter_template(text: str) -> None:
     if not (text.startswith("(") and text.endswith(")")):
         raise ValidationError("a filter is parenthesised, as (mail={value})")
@@ -32,6 +43,7 @@ class DisabledRule(Schema):
 class LdapOptions(Schema):
     url = fields.String(required=True, validate=validate.Regexp(r"^ldaps?://[^/]+/?$"))
     start_tls = fields.Boolean(load_default=False)
+    allow_plaintext_bind = fields.Boolean(load_default=False)
     ca_file = FilePath(load_default=None)  # the CA that signed the server's certificate
     verify_certificate = fields.Boolean(load_default=True)
     bind_dn = fields.String(required=True)
@@ -69,3 +81,8 @@ class LdapOptions(Schema):
                 raise ValidationError(f"the {ours} filter has no {{value}}", "filters")
         if not data["filters"] and not data.get("list_filter"):
             raise ValidationError("give a filter per identity, or list_filter, or both")
+        refused = plaintext_bind_refused(
+            data["url"], data["start_tls"], data["allow_plaintext_bind"]
+        )
+        if refused:
+            raise ValidationError(refused, "allow_plaintext_bind")
