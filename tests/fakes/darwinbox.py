@@ -51,6 +51,10 @@ class FakeDarwinbox:
         self.calls = 0
         self.failures: deque[Any] = deque()
         self.datasets = {ACTIVE: ACTIVE_EMPLOYEES, INACTIVE: INACTIVE_EMPLOYEES}
+        # Inferred, not documented: Darwinbox documents no matching rule for `employee_ids`;
+        # a lookup in a case-insensitive database collation (MySQL's default) would also
+        # answer "db123" for "DB123". Off by default.
+        self.ids_ignore_case = False
         mock.add_callback(responses.POST, f"{TENANT}/masterapi/employee", callback=self._answer)
 
     def fail_next(self, *failures: Any) -> None:
@@ -73,7 +77,11 @@ class FakeDarwinbox:
         if rows is None:
             return 200, {}, json.dumps({"status": 0, "message": "Invalid api_key or datasetKey"})
         ids = body.get("employee_ids") or []
-        found = [r for r in rows if not ids or r["employee_id"] in ids]
+        if self.ids_ignore_case:
+            wanted = {str(i).lower() for i in ids}
+            found = [r for r in rows if not ids or r["employee_id"].lower() in wanted]
+        else:
+            found = [r for r in rows if not ids or r["employee_id"] in ids]
         if not found:
             return 200, {}, json.dumps({"status": 0, "message": "No employees found"})
         message = "Successfully loaded all employees data"

@@ -18,6 +18,8 @@ class PersonioApi(HrApi):
 
     base = "https://api.personio.de"
     token_url = "https://api.personio.de/v2/auth/token"
+    #: Read `email=a@x.com,b@x.com` as two addresses, as "one or more" allows (off by default).
+    email_list = False
 
     def credentials_ok(self, sent: dict[str, str], headers: Any) -> bool:
         return (
@@ -44,7 +46,12 @@ class PersonioApi(HrApi):
             return 400, {}, '{"errors": [{"title": "limit must be at most 50"}]}'
         found = [self.person(i, p) for i, p in enumerate(self.people)]
         if "email" in query:
-            found = [r for r in found if r["email"].lower() == query["email"].lower()]
+            # "Filter persons matching one or more provided email addresses" (get_v2-persons,
+            # a string parameter): with `email_list`, one string holding several, comma-separated.
+            asked = (
+                query["email"].lower().split(",") if self.email_list else [query["email"].lower()]
+            )
+            found = [r for r in found if r["email"].lower() in asked]
         start = int(query.get("cursor", "0"))
         page = found[start : start + limit]
         links: dict[str, Any] = {"self": {"href": f"{self.base}/v2/persons?{urlencode(query)}"}}
