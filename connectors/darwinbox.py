@@ -146,15 +146,18 @@ class DarwinboxConnector(ProfileSource):
 
     def _everyone(self) -> Dataset:
         """Both datasets as directory rows. An id, email or mobile in both (a rehire) is the
-        active person's; a clash within one dataset goes to its first row, and the other
-        row keeps its profile but cannot be found by the value it shares."""
+        active person's; an email or mobile two people of one dataset hold finds neither (each
+        is still found by what else they hold)."""
         people: dict[str, Profile] = {}
-        for dataset in self.datasets:  # active first: it wins a clash
+        tiers: dict[str, int] = {}
+        for tier, dataset in enumerate(self.datasets):  # active first: it wins a clash
             for row in self._employees(dataset, []):
                 profile = _profile(row, dataset.active)
-                if profile.employee_id:
-                    people.setdefault(profile.employee_id, profile)
-        return Dataset(batched(unique_rows((p, None) for p in people.values())))
+                if profile.employee_id and profile.employee_id not in people:
+                    people[profile.employee_id] = profile
+                    tiers[profile.employee_id] = tier
+        rows = unique_rows(((p, None) for p in people.values()), lambda p: tiers[p.employee_id])
+        return Dataset(batched(rows), shared=rows.shared)
 
 
 def _means_nobody(message: str) -> bool:

@@ -79,7 +79,8 @@ def test_every_worker_of_the_host_reads_the_dataset_once_per_ttl(fake, tmp_path,
 
 def test_a_rehire_is_found_as_the_active_person_and_clashes_refuse_nobody(fake, darwinbox):
     """Darwinbox may hold one email in both datasets (someone who left and came back) or, in
-    one, twice: the directory is still built, and an email names the active person."""
+    one, twice: the directory is still built; an email in both names the active person, and
+    one held twice in a dataset names nobody, not the first of them (test_exact_match_*)."""
     fake.datasets[fake_darwinbox.INACTIVE] = [
         fake_darwinbox.employee("OLD2", "Pam", "Old", "pam@example.com", "9876543210"),
         fake_darwinbox.employee("DB123", "Pam", "Twice", "pam.b@example.com"),
@@ -91,7 +92,8 @@ def test_a_rehire_is_found_as_the_active_person_and_clashes_refuse_nobody(fake, 
     assert darwinbox.find("email", "pam@example.com").employee_id == "DB123"
     assert darwinbox.find("mobile", "9876543210").employee_id == "DB123"
     assert darwinbox.find("email", "pam.b@example.com") is None  # the inactive DB123 lost
-    assert darwinbox.find("email", "jim@example.com").employee_id == "TTEO32S99ERCL"
+    assert darwinbox.find("email", "jim@example.com") is None  # DUP holds JIM@example.com
+    assert darwinbox.find("employee_id", "TTEO32S99ERCL").email == "jim@example.com"
 
 
 def test_the_default_index_is_in_a_private_folder(fake, tmp_path):

@@ -9,7 +9,7 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,18 +52,52 @@ def ttl_version(ttl_seconds: float) -> str:
     return f"{int(time.time() // ttl_seconds)}:{ttl_seconds}"
 
 
-def unique_rows(people: Iterable[tuple[Profile, Decimal | None]]) -> Iterator[tuple[Any, ...]]:
-    """Directory rows of `people`. An email or mobile a second person shares is left off that
-    person's row: they keep their profile but cannot be found by the value they share (a
-    redemption must never land on one of two people)."""
-    taken: set[tuple[str, str]] = set()
-    for line, (profile, points) in enumerate(people, start=1):
-        row = list(row_of(line, profile, points))
-        for at, key in ((2, "email"), (3, "mobile")):
-            if row[at] and (key, row[at]) in taken:
+class UniqueRows:
+    """Directory rows of `people` (see `row_of`), read as they stream in, each email and mobile
+    found for one person at most: a value two people hold is found for neither (a redemption
+    must never land on one of two people), unless the first of them came in a better `tier`
+    (Darwinbox's active dataset before its leavers: a rehire's address is the active person's).
+    Everyone stays in the index, found by what else they hold (a mobile cleared is missing from
+    the profile the index answers; an email is not). People come in ascending tiers.
+
+    A later holder's row is yielded without the value; the first holder's has gone its way by
+    then, so the value is listed in `shared` (as ("email", key) or ("mobile", number)), which
+    the index clears from every row once all are in: give it as Dataset(shared=...)."""
+
+    def __init__(
+        self,
+        people: Iterable[tuple[Profile, Decimal | None]],
+        tier: Callable[[Profile], int] | None = None,
+    ) -> None:
+        self.people = people
+        self.tier = tier
+        self.shared: set[tuple[str, str]] = set()
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        first: dict[tuple[str, str], int] = {}  # each value: the tier of its first holder
+        for line, (profile, points) in enumerate(self.people, start=1):
+            row = list(row_of(line, profile, points))
+            tier = self.tier(profile) if self.tier is not None else 0
+            for at, key in ((2, "email"), (3, "mobile")):
+                value = (key, row[at])
+                if not row[at]:
+                    continue
+                if value not in first:
+                    first[value] = tier
+                    continue
+                if first[value] == tier:
+                    self.shared.add(value)
                 row[at] = ""
-            taken.add((key, row[at]))
-        yield tuple(row)
+            yield tuple(row)
+
+
+def unique_rows(
+    people: Iterable[tuple[Profile, Decimal | None]],
+    tier: Callable[[Profile], int] | None = None,
+) -> UniqueRows:
+    """See UniqueRows: `Dataset(batched(rows), shared=rows.shared)`. Without `shared`, a value
+    two people hold stays the first holder's."""
+    return UniqueRows(people, tier)
 
 
 def find_indexed(

@@ -11,7 +11,8 @@ import gc
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
@@ -23,6 +24,7 @@ from connectors.base import IdentityField, Profile, UpstreamUnavailable
 
 if TYPE_CHECKING:
     from connectors.directory.parts import Part
+    from connectors.directory.progress import Progress
 
 #: Rows inserted per executemany: large enough to amortise, small enough to stay flat in memory.
 BATCH = 20_000
@@ -114,6 +116,9 @@ class Dataset:
     fields_at: list[int] | None = None
     #: Further parts of the same data, each read by a process of its own (see parts.py).
     parts: list[Part] = field(default_factory=list)
+    #: Values nobody may be found by, as ("email", key) or ("mobile", number): those two
+    #: people hold (remote.UniqueRows). Read once every row is written: it may fill meanwhile.
+    shared: AbstractSet[tuple[str, str]] = field(default_factory=frozenset)
 
 
 class Merge(Protocol):
@@ -121,10 +126,15 @@ class Merge(Protocol):
 
 
 def write(
-    path: Path, version: str, data: Dataset, names: dict[str, str], others: Sequence[Merge] = ()
+    path: Path,
+    version: str,
+    data: Dataset,
+    names: dict[str, str],
+    others: Sequence[Merge] = (),
+    progress: Progress | None = None,
 ) -> int:
     """Write every row of `data`, and those `others` merge in, into a new file at `path`, index
-    it and record `version`.
+    it and record `version`; `progress` counts this process's rows as they go in.
 
     Raises MalformedSource when two rows share an identity; `names` gives the source's own
     name of each identity field for the message. Answers how many people it holds."""
@@ -139,10 +149,13 @@ def write(
         conn.execute("PRAGMA threads = 2")  # the index sorts, on this host's second core
         conn.executescript(SCHEMA)
         conn.execute("BEGIN")
-        count = insert(conn, data.batches)
+        count = insert(conn, data.batches, progress.add if progress else None)
         conn.execute("COMMIT")  # a part is attached, and detached, outside a transaction
         count += sum(other.merge_into(conn) for other in others)
+        if progress is not None:
+            progress.making_lookups()
         conn.execute("BEGIN")
+        _clear_shared(conn, data.shared)
         for field, statement in UNIQUE.items():
             try:
                 conn.execute(statement)
@@ -158,8 +171,13 @@ def write(
     return count
 
 
-def insert(conn: sqlite3.Connection, batches: Iterable[Iterable[tuple[Any, ...]]]) -> int:
-    """Insert the batches, each in one executemany (SQLite iterates it in C).
+def insert(
+    conn: sqlite3.Connection,
+    batches: Iterable[Iterable[tuple[Any, ...]]],
+    counted: Callable[[int], None] | None = None,
+) -> int:
+    """Insert the batches, each in one executemany (SQLite iterates it in C); `counted` is
+    told each batch's number of rows.
 
     The cyclic garbage collector is paused meanwhile: a million rows are millions of new
     tuples and lists, none of them in a cycle, and each collection it would start walks all of
@@ -169,11 +187,30 @@ def insert(conn: sqlite3.Connection, batches: Iterable[Iterable[tuple[Any, ...]]
     try:
         count = 0
         for batch in batches:
-            count += conn.executemany(INSERT, batch).rowcount
+            added = conn.executemany(INSERT, batch).rowcount
+            count += added
+            if counted is not None:
+                counted(added)
         return count
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _clear_shared(conn: sqlite3.Connection, shared: AbstractSet[tuple[str, str]]) -> None:
+    """Clear each of `shared` from every row holding it: nobody is found by a value two people
+    hold (their rows stay, found by what else they hold). One pass per column, however many."""
+    if not shared:
+        return
+    conn.execute("CREATE TEMP TABLE shared (identity TEXT NOT NULL, value TEXT NOT NULL)")
+    conn.executemany("INSERT INTO temp.shared VALUES (?, ?)", sorted(shared))
+    for identity, column in (("email", "email_key"), ("mobile", "mobile")):
+        conn.execute(
+            f"UPDATE people SET {column} = '' WHERE {column} IN "
+            "(SELECT value FROM temp.shared WHERE identity = ?)",
+            (identity,),
+        )
+    conn.execute("DROP TABLE temp.shared")
 
 
 def _first_duplicate(conn: sqlite3.Connection, field: str, name: str) -> str:

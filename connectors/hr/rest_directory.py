@@ -208,7 +208,8 @@ class RestDirectoryConnector(ProfileSource, GrantsSource):
                     if profile.employee_id:
                         yield profile, self._points(record)
 
-        return Dataset(batched(unique_rows(people())))
+        rows = unique_rows(people())  # an email or mobile two people hold finds neither
+        return Dataset(batched(rows), shared=rows.shared)
 
     def _points(self, record: Any) -> Decimal | None:
         """The points a record grants, exactly; None where it holds none (or none are mapped)."""
