@@ -26,9 +26,12 @@ def only_match(
 ) -> T | None:
     """Of what a remote search answered, as (its `by` value, the record), the one record whose
     value is exactly `value` (an email in any case): a system's loose or "contains" search never
-    hands one person's points to another. None when none is; two are refused, not guessed."""
-    wanted = value.casefold() if by == "email" else value
-    exact = [item for have, item in found if (have.casefold() if by == "email" else have) == wanted]
+    hands one person's points to another. None when none is; two are refused, not guessed.
+
+    An email's case is compared as the directory index compares it (str.lower, store.py), never
+    by a folding that turns a letter into others: casefold() makes "weiß" and "weiss" one."""
+    wanted = value.lower() if by == "email" else value
+    exact = [item for have, item in found if (have.lower() if by == "email" else have) == wanted]
     if len(exact) > 1:
         raise UpstreamError(f"{system}: {len(exact)} people have that {by}; none is used")
     return exact[0] if exact else None
