@@ -27,9 +27,10 @@ from connectors.base import (
     UpstreamError,
 )
 from connectors.directory import Dataset, DirectoryIndex, batched
-from connectors.directory.remote import find_indexed, private_index, unique_rows
+from connectors.directory.remote import find_indexed, only_match, private_index, unique_rows
 from connectors.http import HttpClient, HttpPolicy, http_options_field, json_of
 
+NAME = "darwinbox"
 #: Xoxoday's legacy profile uses Darwinbox's names, but for `department` (`department_name`).
 FIELDS = {
     "employee_id": "employee_id",
@@ -110,10 +111,12 @@ class DarwinboxConnector(ProfileSource):
         if not value:
             return None
         if by == "employee_id":
-            for dataset in self.datasets:
-                for row in self._employees(dataset, [value]):
-                    if str(row.get("employee_id", "")) == value:
-                        return _profile(row, dataset.active)
+            for dataset in self.datasets:  # active first: a rehire under the same id is theirs
+                rows = self._employees(dataset, [value])
+                held = ((str(row.get("employee_id") or "").strip(), row) for row in rows)
+                found = only_match(NAME, by, value, held)
+                if found is not None:
+                    return _profile(found, dataset.active)
             return None
         return find_indexed(self.directory, self.directory_ttl, self._everyone, by, value)
 

@@ -3,8 +3,10 @@
 A key lookup (`User('id')`) finds a user whatever their status; a `$filter` query returns only
 active users unless it filters on status, so lookups by email or mobile name every status, and
 a leaver is found (inactive) for refunds. `$filter` is case-sensitive: emails are compared
-with `tolower()`. Points: SpotAward is an award log, not a balance, so received = the sum of a
-user's approved awards; redemptions and refunds are the gateway's journal, as with a CSV.
+with `tolower()`, which finds every spelling of an address: as for every remote lookup
+(`only_match`), two users holding it are refused, unless one is active and the others closed.
+Points: SpotAward is an award log, not a balance, so received = the sum of a user's approved
+awards; redemptions and refunds are the gateway's journal, as with a CSV.
 
 Employee Central tenants keep the person's own data on `PerPerson` and its navigations; with
 `employee_central = true` a user found on `User` is completed from there (see `_person`).
@@ -31,6 +33,7 @@ from connectors.base import (
     UpstreamAuthFailed,
     UpstreamError,
 )
+from connectors.directory.remote import only_match
 from connectors.http import HttpClient, HttpPolicy, http_options_field, short_text
 from connectors.sap_auth import BasicCredentials, SamlBearerTokens
 
@@ -47,6 +50,7 @@ FIELDS = {
 }
 USER_FIELDS = (*FIELDS.values(), "username", "status")
 ACTIVE_STATUSES = frozenset({"t", "T"})
+NAME = "successfactors"
 EVERY_STATUS = "status in 't','f','T','F','e','d'"
 PERSON_EXPAND = "personalInfoNav,emailNav,phoneNav,employmentNav/jobInfoNav"
 MAX_PAGES = 1000  # a loop guard: 1000 pages of 1000 awards is far beyond one user's log
@@ -150,10 +154,15 @@ class SuccessFactorsConnector(ProfileSource, GrantsSource):
         answer = self._get(
             f"{self.base}/User", {**params, "$filter": f"{condition} and {EVERY_STATUS}"}
         )
-        rows = _results(answer)
-        # An active account wins over a closed one with the same address.
-        rows.sort(key=lambda row: row.get("status") not in ACTIVE_STATUSES)
-        return self._profile(rows[0]) if rows else None
+        held = [(str(row.get(FIELDS[by]) or "").strip(), row) for row in _results(answer)]
+        # Only a user holding exactly the value; an active account outranks a closed one with
+        # it (someone back under a new userId), and two of the same standing are refused.
+        active = [(have, row) for have, row in held if row.get("status") in ACTIVE_STATUSES]
+        found = only_match(NAME, by, value, active)
+        if found is None:
+            closed = [(have, row) for have, row in held if row.get("status") not in ACTIVE_STATUSES]
+            found = only_match(NAME, by, value, closed)
+        return self._profile(found) if found is not None else None
 
     def _profile(self, row: dict[str, Any]) -> Profile:
         profile = Profile.from_record(row, FIELDS, active=row.get("status") in ACTIVE_STATUSES)
