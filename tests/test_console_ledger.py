@@ -37,9 +37,12 @@ class Flaky:
     def __init__(self, api: fake.LedgerApi) -> None:
         self.api = api
         self.on = False
+        self.lose_credits = False  # a credit times out before the ledger saw it
 
     def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
         path = request.path_url.split("?")[0]
+        if self.lose_credits and path.endswith("/credits"):
+            raise requests.ReadTimeout("the credit never reached the ledger")
         if self.on and "/transactions/" in path:
             return 503, {}, '{"error": "BUSY"}'
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -129,6 +132,32 @@ def test_resolve_now_previews_the_selection_then_settles_it_and_is_audited(
         ("alice", "resolve now", f"operations {second}"),
         ("alice", "resolve now", f"operations {first}"),
     ]
+
+
+def test_resolve_now_drives_an_owed_refund_all_the_way_in_one_pass(
+    ledger_app: Flask, ledger: Flaky
+):
+    """Found by an operator: on a selection, "resolve now" left a refund the ledger never got
+    at "not applied (status lookup): to be sent again" though the ledger was healthy; a second
+    pass sent it. One pass does what `journal resolve` does."""
+    assert redeem(ledger_app, "R-1")["status"] == "1"
+    tokens = ledger_app.extensions["points_gateway"].tokens
+    body = {"unique_id": "DB123", "auth_token": tokens.issue("DB123"), "transactionid": "R-1"}
+    ledger.lose_credits = True
+    refund = ledger_app.test_client().post(
+        "/v1/points/refund", json={**body, "redemption_amount": "40"}
+    )
+    assert refund.get_json()["status"] == "1"
+    ledger.lose_credits = False
+    journal = ledger_app.extensions["points_gateway"].journal
+    (owed,) = [op for op in journal.unfinished() if op.kind == "refund"]
+    assert owed.state == "unknown"
+    client = ledger_app.test_client()
+    assert log_in(client) == 302
+    token = csrf(client, "/console/unfinished")
+    client.post("/console/unfinished/resolve", data={"csrf_token": token, "ids": [str(owed.id)]})
+    assert journal.operation(owed.id).state == "applied"
+    assert ledger.api.accounts["DB123"] == Decimal("500") - 100 + 40
 
 
 def test_a_viewer_cannot_resolve_and_a_resolve_needs_its_csrf_token(

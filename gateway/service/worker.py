@@ -25,6 +25,9 @@ from gateway.service.ledger import LedgerPointsService
 
 log = logging.getLogger(__name__)
 LEASE = "ledger-worker"
+#: Steps an operator's resolve takes on one operation: unknown -> (lookup) received -> (sent)
+#: applied, with one to spare.
+MOST_STEPS = 4
 
 
 class Worker:
@@ -89,12 +92,23 @@ class Worker:
 
     def _step_or_later(self, op: Operation, everything: bool) -> Operation | None:
         """`step`, or None when the HR system (for the member's profile) cannot be reached:
-        the operation is tried again later."""
-        try:
-            return self.step(op, everything)
-        except ConnectorError as exc:
-            log.warning("operation %d: %s; trying again later", op.id, exc)
-            return None
+        the operation is tried again later. With `everything` (an operator's resolve), it is
+        driven as far as the ledger allows now: a lookup that finds a refund never arrived
+        makes it owed again, and it is sent in the same pass, not at the next one."""
+        moved: Operation | None = None
+        for _ in range(MOST_STEPS if everything else 1):
+            try:
+                after = self.step(op, everything)
+            except ConnectorError as exc:
+                log.warning("operation %d: %s; trying again later", op.id, exc)
+                break
+            if after is None:
+                break
+            moved = after
+            if after.finished or after.state == op.state:
+                break
+            op = after
+        return moved
 
     def run_forever(self, stop: threading.Event) -> None:
         """Poll while holding the journal's worker lease, until `stop` is set."""
