@@ -48,106 +48,80 @@ def preset(name: str, staff: list[Person], mock: Any, tmp_path: Path) -> tuple[H
     return fake, build(SYSTEMS[name], tmp_path)
 
 
-# -- rest_directory by hand: a SCIM provider's co / sw / eq -------------------------------------
-@pytest.fixture
-def scim(mock: Any) -> ScimApi:
-    api = ScimApi([])
-    api.mount(mock)
-    return api
+REFUSED = "refused"
+#: (system, its options, identity, value asked, the values people hold in the order the system
+#: answers them, who is found: "N<i>", None for nobody, or REFUSED)
+# fmt: off
+LOOKUPS = [
+    # By hand against a SCIM provider: co, sw, and an eq ignoring case as casefold does.
+    ("scim", {"email_op": "co"}, "email", "jo@x.com", ["jo@x.com.au", "ajo@x.com", "jo@x.com"], "N2"),
+    ("scim", {"email_op": "co"}, "email", "jo@x.com", ["jo@x.com.au", "ajo@x.com"], None),
+    ("scim", {"id_op": "sw"}, "employee_id", "E1001", ["E10010", "E1001-B", "E1001"], "N2"),
+    ("scim", {"id_op": "sw"}, "employee_id", "E1001", ["E10010", "E1001-B"], None),
+    ("scim", {"mobile_op": "sw"}, "mobile", "+919800000077", ["+9198000000771", "+919800000077"], "N1"),
+    ("scim", {}, "email", "jo@x.com", ["Jo@X.com", "jo@x.com"], REFUSED),
+    ("scim", {}, "mobile", "+919800000077", ["+919800000077", "+919800000077"], REFUSED),
+    # ß is no case of ss: the provider's folding answers another mailbox.
+    ("scim", {}, "email", "hans.weiß@x.com", ["hans.weiss@x.com"], None),
+    ("scim", {}, "email", "hans.weiß@x.com", ["hans.weiss@x.com", "Hans.Weiß@x.com"], "N1"),
+    # Graph's eq ignores case (tests/fakes/hr/graph.py); Entra ID keeps employeeId free text,
+    # not unique, and mobilePhone too.
+    ("microsoft_graph", {}, "employee_id", "E1001", ["e1001", "E1001"], "N1"),
+    ("microsoft_graph", {}, "employee_id", "E1001", ["e1001"], None),
+    ("microsoft_graph", {}, "employee_id", "E1001", ["E1001", "E1001"], REFUSED),
+    ("microsoft_graph", {}, "mobile", "+919800000077", ["+919800000077"] * 2, REFUSED),
+    ("microsoft_graph", {}, "email", "jo@x.com", ["Jo@X.com", "jo@x.com"], REFUSED),
+    # Zoho's searchOperator 'Is' ignores case (tests/fakes/hr/zoho.py).
+    ("zoho_people", {}, "employee_id", "E1001", ["e1001", "E1001"], "N1"),
+    ("zoho_people", {}, "employee_id", "E1001", ["e1001"], None),
+    ("zoho_people", {}, "email", "jo@x.com", ["Jo@X.com", "jo@x.com"], REFUSED),
+    # Bob's "equals" on root.email ignores case (tests/fakes/hr/hibob.py).
+    ("hibob", {}, "email", "jo@x.com", ["Jo@X.com", "jo@x.com"], REFUSED),
+    # Personio filters by "one or more provided email addresses": a value holding a comma asks
+    # for several people, none of whom has the value asked.
+    ("personio", {"email_list": True}, "email", "no@x.com,jo@x.com", ["pam@x.com", "jo@x.com"], None),
+    # Workday's search: any worker whose name, id or email contains the text.
+    ("workday", {}, "email", "jo@x.com", ["jo@x.com.au", "ajo@x.com", "jo@x.com"], "N2"),
+    ("workday", {}, "email", "jo@x.com", ["jo@x.com.au", "ajo@x.com"], None),
+    ("workday", {}, "employee_id", "E1001", ["E10010", "XE1001", "E1001"], "N2"),
+    ("workday", {}, "employee_id", "E1001", ["E10010", "XE1001"], None),
+    ("workday", {}, "email", "jo@x.com", ["Jo@X.com", "jo@x.com"], REFUSED),
+]
+# fmt: on
 
 
-OP = {"employee_id": "id_op", "email": "email_op", "mobile": "mobile_op"}
+def case_id(system: str, options: dict[str, Any], by: str, expected: str | None) -> str:
+    kind = "nobody" if expected is None else "refused" if expected == REFUSED else "found"
+    return "-".join([system, *map(str, options.values()), by, kind])
 
 
-def by_hand(**ops: str) -> RestDirectoryConnector:
-    return RestDirectoryConnector(**validate_options(RestDirectoryConnector, scim_options(**ops)))
-
-
-@pytest.mark.parametrize(("by", "op"), [("email", "co"), ("employee_id", "sw"), ("mobile", "sw")])
-def test_by_hand_a_loose_search_finds_the_exact_person_after_near_misses(scim, by, op):
-    scim.people = holding(by, [*NEAR[by], EXACT[by]])
-    connector = by_hand(**{OP[by]: op})
-    assert connector.find(by, EXACT[by]).first_name.startswith("N2")  # not N0, the first answered
-    assert f"+{op}+" in scim.calls[-1]
-    scim.people = holding(by, NEAR[by])
-    assert connector.find(by, EXACT[by]) is None  # near misses only: nobody
-
-
-def test_by_hand_two_exact_answers_of_a_case_insensitive_eq_are_refused(scim):
-    scim.people = holding("email", ["Jo@X.com", "jo@x.com"])
-    with pytest.raises(UpstreamError, match="2 people have that email"):
-        by_hand().find("email", "jo@x.com")
-    scim.people = holding("mobile", ["+919800000077", "+919800000077"])
-    with pytest.raises(UpstreamError, match="2 people have that mobile"):
-        by_hand().find("mobile", "+919800000077")
-
-
-def test_by_hand_a_folded_letter_is_another_address_not_a_case(scim):
-    """ß folds to ss (Unicode full case folding), so the provider's case-insensitive eq
-    answers hans.weiss@ for hans.weiß@: another mailbox, another person."""
-    scim.people = holding("email", ["hans.weiss@x.com"])
-    assert by_hand().find("email", "hans.weiß@x.com") is None
-    scim.people = holding("email", ["hans.weiss@x.com", "Hans.Weiß@x.com"])
-    assert by_hand().find("email", "hans.weiß@x.com").first_name.startswith("N1")
-
-
-# -- presets whose lookups are a remote search --------------------------------------------------
-def test_graph_s_case_insensitive_eq_never_turns_one_id_into_another(mock, tmp_path):
-    """Graph's `eq` ignores case (tests/fakes/hr/graph.py), and employeeId is free text that
-    Entra ID does not keep unique."""
-    fake, connector = preset(
-        "microsoft_graph", holding("employee_id", ["e1001", "E1001"]), mock, tmp_path
-    )
-    assert connector.find("employee_id", "E1001").first_name.startswith("N1")
-    fake.people = holding("employee_id", ["e1001"])
-    assert connector.find("employee_id", "E1001") is None
-    for by, twice in (("employee_id", "E1001"), ("mobile", "+919800000077")):
-        fake.people = holding(by, [twice, twice])
-        with pytest.raises(UpstreamError, match=f"2 people have that {by}"):
-            connector.find(by, twice)  # type: ignore[arg-type]
-
-
-def test_zoho_s_is_operator_ignores_case_and_the_rule_does_not(mock, tmp_path):
-    fake, connector = preset(
-        "zoho_people", holding("employee_id", ["e1001", "E1001"]), mock, tmp_path
-    )
-    assert connector.find("employee_id", "E1001").first_name.startswith("N1")
-    fake.people = holding("employee_id", ["e1001"])
-    assert connector.find("employee_id", "E1001") is None
-    fake.people = holding("email", ["Jo@X.com", "jo@x.com"])
-    with pytest.raises(UpstreamError, match="2 people have that email"):
-        connector.find("email", "jo@x.com")
-
-
-def test_hibob_s_equals_finding_two_spellings_of_one_email_is_refused(mock, tmp_path):
-    _, connector = preset("hibob", holding("email", ["Jo@X.com", "jo@x.com"]), mock, tmp_path)
-    with pytest.raises(UpstreamError, match="2 people have that email"):
-        connector.find("email", "jo@x.com")
-
-
-def test_personio_s_list_of_emails_never_finds_one_of_them(mock, tmp_path):
-    """Personio filters by "one or more provided email addresses": a value holding a comma
-    asks for several people, and none of them has the value asked."""
-    fake, connector = preset(
-        "personio", holding("email", ["pam@x.com", "jo@x.com"]), mock, tmp_path
-    )
-    fake.email_list = True  # type: ignore[attr-defined]
-    assert connector.find("email", "nobody@x.com,jo@x.com") is None
-    assert fake.calls and "nobody%40x.com%2Cjo%40x.com" in fake.calls[-1]
-    assert connector.find("email", "jo@x.com").first_name.startswith("N1")
-
-
-@pytest.mark.parametrize("by", ["employee_id", "email"])
-def test_workday_s_search_matches_by_contains_and_the_rule_keeps_the_exact_worker(
-    mock, tmp_path, by
+@pytest.mark.parametrize(
+    ("system", "options", "by", "asked", "held", "expected"),
+    [pytest.param(*case, id=case_id(*case[:3], case[5])) for case in LOOKUPS],
+)
+def test_a_lookup_keeps_only_the_exact_person(
+    mock, tmp_path, system, options, by, asked, held, expected
 ):
-    fake, connector = preset("workday", holding(by, [*NEAR[by], EXACT[by]]), mock, tmp_path)
-    assert connector.find(by, EXACT[by]).first_name.startswith("N2")
-    fake.people = holding(by, NEAR[by])
-    assert connector.find(by, EXACT[by]) is None
-    fake.people = holding("email", ["Jo@X.com", "jo@x.com"])
-    with pytest.raises(UpstreamError, match="2 people have that email"):
-        connector.find("email", "jo@x.com")
+    people = holding(by, held)
+    if system == "scim":
+        fake: HrApi = ScimApi(people)
+        fake.mount(mock)
+        loaded = validate_options(RestDirectoryConnector, scim_options(**options))
+        connector = RestDirectoryConnector(**loaded)
+    else:
+        fake, connector = preset(system, people, mock, tmp_path)
+        for name, value in options.items():
+            setattr(fake, name, value)
+    if expected == REFUSED:
+        with pytest.raises(UpstreamError, match=f"{len(held)} people have that {by}"):
+            connector.find(by, asked)
+        return
+    found = connector.find(by, asked)
+    assert len(fake.calls) == 1  # one remote search, not the index
+    if expected is None:
+        assert found is None, "a near miss was taken for the person asked"
+    else:
+        assert found is not None and found.first_name.startswith(expected)
 
 
 # -- what presets answer from the host's index of their list -----------------------------------
@@ -160,11 +134,14 @@ INDEXED = [
 
 
 @pytest.mark.parametrize(("name", "by"), INDEXED)
-def test_the_index_finds_only_the_exact_value(mock, tmp_path, name, by):
-    fake, connector = preset(name, holding(by, [*NEAR[by], EXACT[by]]), mock, tmp_path)
+def test_the_index_finds_the_exact_value_after_near_misses(mock, tmp_path, name, by):
+    _, connector = preset(name, holding(by, [*NEAR[by], EXACT[by]]), mock, tmp_path)
     assert connector.find(by, EXACT[by]).first_name.startswith("N2")
-    fake.people = holding(by, NEAR[by])
-    connector = build(SYSTEMS[name], tmp_path, index_path=str(tmp_path / "near.index"))
+
+
+@pytest.mark.parametrize(("name", "by"), INDEXED)
+def test_the_index_finds_nobody_by_near_misses(mock, tmp_path, name, by):
+    _, connector = preset(name, holding(by, NEAR[by]), mock, tmp_path)
     assert connector.find(by, EXACT[by]) is None
 
 

@@ -18,6 +18,8 @@ from connectors.successfactors import SuccessFactorsConnector
 from tests.fakes import darwinbox as fake_db
 from tests.fakes import successfactors as fake_sf
 
+REFUSED = "refused"
+
 # -- SuccessFactors ------------------------------------------------------------------------
 # `tolower(email) eq '...'` and `cellPhone eq '...'` match nothing but the value (in any case
 # for the email): its answers never merely contain the value, so what the rule meets there is
@@ -38,31 +40,52 @@ def sf(sf_fake: fake_sf.FakeSuccessFactors, tmp_path: Path) -> Iterator[SuccessF
     connector.close()
 
 
-def jo(user_id: str, email: str, status: str = "t", phone: str = "+919800000077") -> Any:
-    return fake_sf.user(user_id, "Jo", user_id, email, status=status, cellPhone=phone)
+#: (the users SuccessFactors holds, in the order it answers them: userId, email, status,
+#: cellPhone; the identity asked; who is found: a userId, or REFUSED)
+SF_CASES = [
+    (
+        [("U1", "Jo@X.com", "t", "+919800000077"), ("U2", "jo@x.com", "t", "+919800000078")],
+        "email",
+        REFUSED,
+    ),
+    (
+        [("U1", "a@x.com", "t", "+919800000077"), ("U2", "b@x.com", "t", "+919800000077")],
+        "mobile",
+        REFUSED,
+    ),
+    (
+        [("OLD", "jo@x.com", "f", "+919800000077"), ("NEW", "JO@x.com", "t", "+919800000077")],
+        "email",
+        "NEW",
+    ),
+    (
+        [("OLD", "jo@x.com", "f", "+919800000077"), ("NEW", "JO@x.com", "t", "+919800000077")],
+        "mobile",
+        "NEW",
+    ),
+    (
+        [("OLD1", "jo@x.com", "f", "+919800000077"), ("OLD2", "Jo@x.com", "f", "+919800000078")],
+        "email",
+        REFUSED,
+    ),
+]
+ASKED = {"email": "jo@x.com", "mobile": "+919800000077"}
 
 
-def test_successfactors_refuses_two_active_users_holding_the_value(sf_fake, sf):
-    sf_fake.users = [jo("U1", "Jo@X.com"), jo("U2", "jo@x.com", phone="+919800000078")]
-    with pytest.raises(UpstreamError, match="2 people have that email"):
-        sf.find("email", "jo@x.com")
-    sf_fake.users = [jo("U1", "a@x.com"), jo("U2", "b@x.com")]
-    with pytest.raises(UpstreamError, match="2 people have that mobile"):
-        sf.find("mobile", "+919800000077")
-
-
-def test_successfactors_finds_the_active_user_after_a_closed_one_and_refuses_two_closed(
-    sf_fake, sf
-):
-    sf_fake.users = [jo("OLD", "jo@x.com", status="f"), jo("NEW", "JO@x.com")]
-    assert sf.find("email", "jo@x.com").employee_id == "NEW"
-    assert sf.find("mobile", "+919800000077").employee_id == "NEW"
-    sf_fake.users = [jo("OLD1", "jo@x.com", status="f"), jo("OLD2", "Jo@x.com", status="f")]
-    with pytest.raises(UpstreamError, match="2 people have that email"):
-        sf.find("email", "jo@x.com")
-    sf_fake.users = [jo("OLD1", "jo@x.com", status="f")]
-    found = sf.find("email", "JO@X.COM")
-    assert found is not None and (found.employee_id, found.active) == ("OLD1", False)
+@pytest.mark.parametrize(
+    ("users", "by", "expected"),
+    [pytest.param(*case, id=f"{case[1]}-{case[2]}") for case in SF_CASES],
+)
+def test_successfactors_keeps_one_user_holding_the_value(sf_fake, sf, users, by, expected):
+    sf_fake.users = [
+        fake_sf.user(uid, "Jo", uid, email, status=status, cellPhone=phone)
+        for uid, email, status, phone in users
+    ]
+    if expected == REFUSED:
+        with pytest.raises(UpstreamError, match=f"2 people have that {by}"):
+            sf.find(by, ASKED[by])
+    else:
+        assert sf.find(by, ASKED[by]).employee_id == expected
 
 
 # -- Darwinbox -----------------------------------------------------------------------------
@@ -86,48 +109,72 @@ def staff(by: str, values: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-@pytest.mark.parametrize(
-    ("by", "exact", "near"),
-    [
-        ("email", "jo@x.com", ["jo@x.com.au", "ajo@x.com"]),
-        ("mobile", "9876500077", ["98765000771", "987650007"]),
-    ],
-)
-def test_darwinbox_s_index_finds_only_the_exact_value(db_fake, tmp_path, by, exact, near):
+DB_NEAR = [
+    ("email", "jo@x.com", ["jo@x.com.au", "ajo@x.com"]),
+    ("mobile", "9876500077", ["98765000771", "987650007"]),
+]
+
+
+@pytest.mark.parametrize(("by", "exact", "near"), DB_NEAR)
+def test_darwinbox_s_index_finds_the_exact_value_after_near_misses(
+    db_fake, tmp_path, by, exact, near
+):
     db_fake.datasets[fake_db.ACTIVE] = staff(by, [*near, exact])
     assert darwinbox(tmp_path).find(by, exact).employee_id == "N2"
+
+
+@pytest.mark.parametrize(("by", "exact", "near"), DB_NEAR)
+def test_darwinbox_s_index_finds_nobody_by_near_misses(db_fake, tmp_path, by, exact, near):
     db_fake.datasets[fake_db.ACTIVE] = staff(by, near)
-    assert darwinbox(tmp_path, "near").find(by, exact) is None
+    assert darwinbox(tmp_path).find(by, exact) is None
 
 
-def test_darwinbox_s_index_finds_nobody_by_a_value_two_people_share(db_fake, tmp_path):
-    """Not the first of them (a rehire's address stays the active person's: test_darwinbox)."""
-    db_fake.datasets[fake_db.ACTIVE] = staff("email", ["Jo@X.com", "jo@x.com"])
+@pytest.mark.parametrize(
+    ("by", "twice", "asked"),
+    [("email", ["Jo@X.com", "jo@x.com"], "jo@x.com"), ("mobile", ["9876500077"] * 2, "9876500077")],
+)
+def test_darwinbox_s_index_finds_nobody_by_a_value_two_people_share(
+    db_fake, tmp_path, by, twice, asked
+):
+    """Not the first of them; both are still found by what else they hold."""
+    db_fake.datasets[fake_db.ACTIVE] = staff(by, twice)
     connector = darwinbox(tmp_path)
-    assert connector.find("email", "jo@x.com") is None
-    assert connector.find("mobile", "+919770000001").email == "jo@x.com"
-    db_fake.datasets[fake_db.ACTIVE] = staff("mobile", ["9876500077", "9876500077"])
-    connector = darwinbox(tmp_path, "mobile")
-    assert connector.find("mobile", "9876500077") is None
-    assert connector.find("email", "n1@x.com").employee_id == "N1"
+    assert connector.find(by, asked) is None
+    other = "mobile" if by == "email" else "email"
+    held = staff(by, twice)
+    for i in (0, 1):
+        value = held[i]["primary_mobile_number" if other == "mobile" else "company_email_id"]
+        assert connector.find(other, value).employee_id == f"N{i}"
+
+
+def test_darwinbox_s_index_gives_a_rehire_s_value_to_the_active_person(db_fake, tmp_path):
+    """Two leavers and the active person hold it: the active dataset outranks the other."""
     db_fake.datasets[fake_db.INACTIVE] = staff("mobile", ["9876500078", "9876500078"])
     db_fake.datasets[fake_db.ACTIVE] = [
         fake_db.employee("A1", "Jo", "Back", "jo@y.com", "9876500078")
     ]
-    assert darwinbox(tmp_path, "rehire").find("mobile", "9876500078").employee_id == "A1"
+    assert darwinbox(tmp_path).find("mobile", "9876500078").employee_id == "A1"
 
 
-def test_darwinbox_s_id_lookup_keeps_the_exact_id(db_fake, tmp_path):
+DB_IDS = [
+    (["db123", "DB123"], "N1"),  # an id matched in any case: the exact one, not the first
+    (["db123"], None),
+    (["DB123", "DB123"], REFUSED),
+]
+
+
+@pytest.mark.parametrize(("ids", "expected"), DB_IDS, ids=["found", "nobody", "refused"])
+def test_darwinbox_s_id_lookup_keeps_the_exact_id(db_fake, tmp_path, ids, expected):
     db_fake.ids_ignore_case = True
     db_fake.datasets[fake_db.ACTIVE] = [
-        fake_db.employee("db123", "Lower", "Case", "lower@x.com"),
-        fake_db.employee("DB123", "Pam", "Beesly", "pam@x.com"),
+        fake_db.employee(employee_id, f"N{i}", "Near", f"n{i}@x.com")
+        for i, employee_id in enumerate(ids)
     ]
     connector = darwinbox(tmp_path)
-    assert connector.find("employee_id", "DB123").email == "pam@x.com"
-    db_fake.datasets[fake_db.ACTIVE] = db_fake.datasets[fake_db.ACTIVE][:1]
-    assert connector.find("employee_id", "DB123") is None
-    twice = [fake_db.employee("DB123", "Pam", n, f"{n}@x.com") for n in ("a", "b")]
-    db_fake.datasets[fake_db.ACTIVE] = twice
-    with pytest.raises(UpstreamError, match="2 people have that employee_id"):
-        connector.find("employee_id", "DB123")
+    if expected == REFUSED:
+        with pytest.raises(UpstreamError, match="2 people have that employee_id"):
+            connector.find("employee_id", "DB123")
+    elif expected is None:
+        assert connector.find("employee_id", "DB123") is None
+    else:
+        assert connector.find("employee_id", "DB123").first_name == expected
