@@ -80,3 +80,27 @@ def test_operator_remove_ends_the_operator_s_console_sessions_at_once(
     assert alice.get("/console/").status_code == 302
     assert victor.get("/console/").status_code == 200
     app.extensions["points_gateway"].close()
+
+
+def test_operator_add_checks_the_configuration_before_asking_for_a_password(tmp_path):
+    """Found by a newcomer: the command asked for the password twice, and only then said there
+    was no configuration. It says so first, without a prompt (stdin stays unread)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway", "operator", "add", "alice", "--role", "operator"],
+        input="typed-password-one\ntyped-password-one\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "Password" not in out.stdout + out.stderr
+    assert out.stderr.startswith("points-gateway: error: no configuration")
+    missing = tmp_path / "nope.toml"
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway", "operator", "add", "alice", "--role", "operator",
+         "--config", str(missing)],
+        input="x\nx\n", capture_output=True, text=True, timeout=60, env=clean_env(),
+    )  # fmt: skip
+    assert out.returncode == 2 and "Password" not in out.stdout + out.stderr

@@ -28,11 +28,12 @@ def operator_add(config_path: str | None, name: str, role: str, password_stdin: 
     """Add an operator; asks for the password twice (12 characters at least)."""
     from gateway.journal.operators import OperatorRefused, Operators
 
+    settings = _settings(config_path)  # a missing or broken configuration: said before asking
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with open_journal(_settings(config_path)) as journal:
+    with open_journal(settings) as journal:
         try:
             added = Operators(journal).add(name, role, password)
         except OperatorRefused as exc:
