@@ -48,6 +48,8 @@ DEFAULT_COLUMNS: dict[str, str] = {
     "company": "company",
     "points": "points",
 }
+#: A file this large takes about a second to index, or more: its build is announced at once.
+ANNOUNCE_BYTES = 8 << 20
 
 
 class CsvOptions(Schema):
@@ -90,7 +92,9 @@ class CsvConnector(ProfileSource, GrantsSource):
         self._settings = hashlib.sha256(settings).hexdigest()[:16]
         names = {f: self.columns[f] for f in ("employee_id", "email", "mobile")}
         default = self.path.with_name(f".{self.path.name}.index")
-        self.index = DirectoryIndex(Path(index_path) if index_path else default, names)
+        self.index = DirectoryIndex(
+            Path(index_path) if index_path else default, names, str(self.path), self._big
+        )
         self._found = threading.local()  # this thread's last find: its points come with it
         try:
             self.index.current(self._version(self._stat()), self._rows, wait=True)
@@ -148,6 +152,13 @@ class CsvConnector(ProfileSource, GrantsSource):
         reader = self.index.current(version, self._rows)
         assert reader is not None  # after __init__ there is always a last good version
         return reader
+
+    def _big(self) -> bool:
+        """Whether indexing the file takes long enough to say so before it starts."""
+        try:
+            return os.stat(self.path).st_size >= ANNOUNCE_BYTES
+        except OSError:
+            return False
 
     def _rows(self) -> Dataset:
         return csv_rows.read(self.path, self.columns, self.encoding, self.delimiter)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.directory.parts import Child
+from connectors.directory.progress import Progress
 from connectors.directory.store import Dataset, IndexUnwritable, MalformedSource, Reader, write
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,16 @@ class Unwritten:
 
 
 class DirectoryIndex:
-    def __init__(self, path: Path, names: dict[str, str]) -> None:
+    def __init__(
+        self, path: Path, names: dict[str, str], label: str = "", big: Callable[[], bool] = bool
+    ) -> None:
         """`path`: where the index lives; `names`: the source's own name of each identity
-        field (employee_id, email, mobile), for the messages about duplicates."""
+        field (employee_id, email, mobile), for the messages about duplicates. A build's lines
+        name the source `label` (else the index), at once when `big()` (progress.py)."""
         self.path = path
         self.names = names
+        self.label = label or str(path)
+        self.big = big
         self._lock = threading.Lock()  # one build at a time within this process
         self._reader: Reader | None = None
         self._reader_inode = 0
@@ -165,16 +171,18 @@ class DirectoryIndex:
     def _build_in(self, building: Path, version: str, rows: Rows) -> Reader | None:
         tmp = private_file(building / "index")
         try:
-            data = rows()
-            others = [
-                Child(private_file(building / f"part{i}"), p) for i, p in enumerate(data.parts, 1)
-            ]
-            try:
-                count = write(tmp, version, data, self.names, others)
-            finally:
-                for child in others:
-                    child.stop()
-                _give_memory_back()
+            with Progress(self.label, self.big()) as progress:
+                data = rows()
+                others = [
+                    Child(private_file(building / f"part{i}"), p, i, progress)
+                    for i, p in enumerate(data.parts, 1)
+                ]
+                try:
+                    count = write(tmp, version, data, self.names, others, progress)
+                finally:
+                    for child in others:
+                        child.stop()
+                    _give_memory_back()
             os.replace(tmp, self.path)
         except MalformedSource as exc:
             self._write_refusal(building, version, str(exc))
@@ -185,7 +193,7 @@ class DirectoryIndex:
             return self._unwritable(version, exc)
         self._unwritten = None
         self._sibling(".refused").unlink(missing_ok=True)
-        log.info("directory %s indexed: %d people", self.path, count)
+        progress.done(count)
         adopted = self._adopt(version)
         assert adopted is not None  # just written with this version
         return adopted

@@ -15,11 +15,18 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.directory.store import SCHEMA, IndexUnwritable, MalformedSource, insert
+
+if TYPE_CHECKING:
+    from connectors.directory.progress import Progress
+
+#: How a child's line of progress begins: the rows it has written so far follow.
+ROWS = "rows "
 
 
 @dataclass(frozen=True)
@@ -30,28 +37,42 @@ class Part:
 
 
 class Child:
-    """One part being written by a child process into `path`."""
+    """One part being written by a child process into `path`; its running count of rows goes
+    to `progress` (as part `number`) while it writes."""
 
-    def __init__(self, path: Path, part: Part) -> None:
+    def __init__(self, path: Path, part: Part, number: int = 1, progress: Progress | None = None):
         self.path = path
+        self.number = number
+        self.progress = progress
         spec = json.dumps({"target": part.target, "kwargs": part.kwargs, "path": str(path)})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "connectors.directory.parts"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,  # one pipe, read at the end: no pipe fills unread
+            stderr=subprocess.STDOUT,  # one pipe, read as it comes: no pipe fills unread
             text=True,
             env={**os.environ, "PYTHONPATH": _import_path()},
         )
         assert self.proc.stdin is not None
         self.proc.stdin.write(spec)
         self.proc.stdin.close()
+        self._said: list[str] = []  # what the child wrote besides its counts
+        self._reading = threading.Thread(target=self._read, name="index-part", daemon=True)
+        self._reading.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith(ROWS) and self.progress is not None:
+                self.progress.report(self.number, int(line[len(ROWS) :]))
+            elif not line.startswith(ROWS) and line.strip():
+                self._said.append(line.strip())
 
     def merge_into(self, conn: sqlite3.Connection) -> int:
         """Wait for the child and copy its rows into `conn`'s people; answers how many."""
-        assert self.proc.stdout is not None
-        lines = self.proc.stdout.read().strip().splitlines() or ["no output"]
+        self._reading.join()
         self.proc.wait()
+        lines = self._said or ["no output"]
         try:
             answer = json.loads(lines[-1])  # the child's answer is its last line
         except ValueError:
@@ -73,6 +94,7 @@ class Child:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._reading.join()
         self.path.unlink(missing_ok=True)
 
 
@@ -106,7 +128,14 @@ def _write_part(spec: dict[str, Any]) -> int:
         conn.executescript(SCHEMA)
         conn.execute("BEGIN")
         data = getattr(importlib.import_module(module), function)(**spec["kwargs"])
-        count = insert(conn, data.batches)
+        written = 0
+
+        def counted(rows: int) -> None:  # the parent's Progress adds these to its own
+            nonlocal written
+            written += rows
+            print(f"{ROWS}{written}", flush=True)
+
+        count = insert(conn, data.batches, counted)
         conn.execute("COMMIT")
     finally:
         conn.close()

@@ -4,6 +4,7 @@ journal, and one line with exit code 2 for an operator's mistake."""
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from gateway.journal.schema import SchemaBehind, SchemaNewer
 from gateway.keys import require_strong_keys
 
 if TYPE_CHECKING:
+    from gateway.app import Gateway
     from gateway.journal import Journal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,6 +72,33 @@ def _version() -> str:
 @click.version_option(_version(), "--version", "-V", prog_name="points-gateway")
 def main() -> None:
     """Serve Xoxoday's StoreFront contract in front of your HR system and points ledger."""
+
+
+@contextmanager
+def saying_progress() -> Iterator[None]:
+    """Meanwhile, what a long build of the directory is doing goes to stderr, a line each
+    (`points-gateway: indexing FILE: ...`), so a command does not sit silent for seconds; a
+    quick build says nothing (connectors/directory/progress.py)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("points-gateway: %(message)s"))
+    handler.addFilter(lambda record: not getattr(record, "quick", False))
+    logger = logging.getLogger("connectors.directory")
+    was = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(was)
+
+
+def built(settings: Settings) -> Gateway:
+    """build_gateway, saying on stderr what it is doing when it indexes a source."""
+    from gateway.app import build_gateway
+
+    with saying_progress():
+        return build_gateway(settings)
 
 
 def journal_of(settings: Settings) -> Journal:

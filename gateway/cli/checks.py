@@ -8,7 +8,7 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
-from gateway.cli.base import _settings, config_option, main, operator_errors
+from gateway.cli.base import _settings, built, config_option, main, operator_errors
 from gateway.journal import why_down
 from gateway.journal.schema import SchemaBehind, SchemaNewer
 from gateway.keys import FRESH_KEY, new_key, weak_keys
@@ -21,12 +21,12 @@ from gateway.keys import FRESH_KEY, new_key, weak_keys
 @operator_errors
 def token(config_path: str | None, unique_id: str, anyone: bool) -> None:
     """Print a valid auth_token for UNIQUE_ID (an active user's, unless --any)."""
-    from gateway.app import build_gateway, token_authority
+    from gateway.app import token_authority
     from gateway.errors import UserNotFound
 
     settings = _settings(config_path, serving=True)
     if not anyone:
-        gateway = build_gateway(settings)
+        gateway = built(settings)
         try:
             gateway.service.profile(unique_id)
         except UserNotFound as exc:
@@ -54,11 +54,9 @@ def secret() -> None:
 @operator_errors
 def check(config_path: str | None, person: str | None) -> None:
     """Validate the configuration and reach the journal and every connector."""
-    from gateway.app import build_gateway
-
     settings = _settings(config_path)
     click.echo(f"config   ok  {settings.source}")
-    gateway = build_gateway(settings)
+    gateway = built(settings)
     found_ok, found_line = True, ""
     try:
         gateway.journal.require_schema(settings.auto_migrate)

@@ -15,7 +15,15 @@ from typing import Any
 
 import click
 
-from gateway.cli.base import _settings, config_option, journal, main, open_journal, operator_errors
+from gateway.cli.base import (
+    _settings,
+    built,
+    config_option,
+    journal,
+    main,
+    open_journal,
+    operator_errors,
+)
 from gateway.journal import Operation
 from gateway.service.money import format_points, from_units
 from gateway.spreadsheet import cell
@@ -102,12 +110,11 @@ def journal_export(
 
 @contextmanager
 def _ledger_worker(config_path: str | None) -> Iterator[Any]:
-    from gateway.app import build_gateway
     from gateway.service.ledger import LedgerPointsService
     from gateway.service.worker import Worker
 
     settings = _settings(config_path, serving=True)
-    gateway = build_gateway(settings)
+    gateway = built(settings)
     try:
         if not isinstance(gateway.service, LedgerPointsService):
             # A healthy setup: cron running these on it must not alert.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.base import _settings, config_option, main, operator_errors
+from gateway.cli.base import _settings, built, config_option, main, operator_errors
 
 #: Shared memory, where the host has it: prometheus_client maps its files into memory, and a
 #: page it cannot get on a full disk is a SIGBUS that kills the worker mid-request.
@@ -66,14 +66,13 @@ def serve(
     config_path: str | None, bind: str | None, workers: int | None, threads: int | None
 ) -> None:
     """Run the gateway under gunicorn."""
-    from gateway.app import build_gateway
     from gateway.server import GatewayServer
 
     settings = _settings(config_path, serving=True)
     address = bind or settings.bind
     _refuse_a_taken_address(address)
     # Fail here, once, with one line, rather than in every worker with a traceback.
-    gateway = build_gateway(settings)
+    gateway = built(settings)
     try:
         gateway.journal.require_schema(settings.auto_migrate)
     finally:
