@@ -6,8 +6,6 @@ renewed once under 16 threads, values a system's own syntax would misread."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +15,8 @@ from connectors.hr.rest_directory import RestDirectoryConnector
 from connectors.registry import validate_options
 from connectors.testing import ProfileSourceContract
 from tests.fakes.hr import HrApi, Person, people
-from tests.fakes.hr.bamboohr import BambooApi
-from tests.fakes.hr.graph import GraphApi
-from tests.fakes.hr.greythr import GreytHrApi
-from tests.fakes.hr.hibob import HibobApi
-from tests.fakes.hr.keka import KekaApi
-from tests.fakes.hr.personio import PersonioApi
-from tests.fakes.hr.workday import WorkdayApi
-from tests.fakes.hr.zoho import ZohoPeopleApi
+from tests.fakes.hr.registry import System, systems
 
-ID, SECRET, KEY, REFRESH = "client-7", "client-secret-5f4e3d", "api-key-2c1b0a", "refresh-9z8y7x"
 STAFF = [
     Person("E1001", "Pam.Beesly@Example.com", "Pam", "Beesly", "+919800000001"),
     Person("E1002", "jim@example.com", "Jim", "Halpert", "+919800000002"),
@@ -36,85 +26,7 @@ STAFF = [
 KNOWN = {"employee_id": "E1001", "email": "Pam.Beesly@Example.com", "mobile": "+919800000001"}
 
 
-@dataclass
-class System:
-    """A preset, its fake, and the options a company would write for it."""
-
-    preset: str
-    fake: Callable[[list[Person]], HrApi]
-    options: dict[str, Any]
-    secrets: list[str]
-    oauth2: bool = True
-    keeps_leavers: bool = True
-    pages: bool = True
-
-
-SYSTEMS = {
-    "microsoft_graph": System(
-        "microsoft_graph",
-        lambda staff: GraphApi(staff, ID, SECRET),
-        {"tenant": GraphApi.tenant, "auth": {"client_id": ID, "client_secret": SECRET}},
-        [SECRET],
-    ),
-    "keka": System(
-        "keka",
-        lambda staff: KekaApi(staff, ID, SECRET, KEY),
-        {
-            "tenant": KekaApi.company,
-            "auth": {"client_id": ID, "client_secret": SECRET, "token_secrets": {"api_key": KEY}},
-        },
-        [SECRET, KEY],
-    ),
-    "bamboohr": System(
-        "bamboohr",
-        lambda staff: BambooApi(staff, KEY),
-        {"tenant": BambooApi.company, "auth": {"username": KEY}},
-        [KEY],
-        oauth2=False,
-        pages=False,
-    ),
-    "hibob": System(
-        "hibob",
-        lambda staff: HibobApi(staff, "SERVICE-42", SECRET),
-        {"auth": {"username": "SERVICE-42", "password": SECRET}},
-        [SECRET],
-        oauth2=False,
-        pages=False,
-    ),
-    "zoho_people": System(
-        "zoho_people",
-        lambda staff: ZohoPeopleApi(staff, ID, SECRET, REFRESH),
-        {"auth": {"client_id": ID, "client_secret": SECRET, "refresh_token": REFRESH}},
-        [SECRET, REFRESH],
-    ),
-    "personio": System(
-        "personio",
-        lambda staff: PersonioApi(staff, ID, SECRET),
-        {"auth": {"client_id": ID, "client_secret": SECRET}},
-        [SECRET],
-    ),
-    "greythr": System(
-        "greythr",
-        lambda staff: GreytHrApi(staff, ID, SECRET),
-        {"tenant": GreytHrApi.domain, "auth": {"client_id": ID, "client_secret": SECRET}},
-        [SECRET],
-    ),
-    "workday": System(
-        "workday",
-        lambda staff: WorkdayApi(staff, ID, SECRET, REFRESH),
-        {
-            "base_url": WorkdayApi.base,
-            "auth": {
-                "token_url": WorkdayApi.token_url,
-                "client_id": ID,
-                "client_secret": SECRET,
-                "refresh_token": REFRESH,
-            },
-        },
-        [SECRET, REFRESH],
-        keeps_leavers=False,
-    ),
-}
+SYSTEMS = systems()
 
 
 def build(system: System, tmp_path: Path, **more: Any) -> RestDirectoryConnector:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from tests.fakes.hr import Answer, HrApi, Person
+from tests.fakes.hr.registry import KEY, System
 
 
 class BambooApi(HrApi):
@@ -57,3 +58,13 @@ class BambooApi(HrApi):
             {},
             json.dumps({"title": body.get("title", ""), "fields": fields, "employees": rows}),
         )
+
+
+SYSTEM = System(
+    "bamboohr",
+    lambda staff: BambooApi(staff, KEY),
+    {"tenant": BambooApi.company, "auth": {"username": KEY}},
+    [KEY],
+    oauth2=False,
+    pages=False,
+)

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tests.fakes.hr import Answer, HrApi, Person
+from tests.fakes.hr.registry import ID, SECRET, System
 
 
 class GraphApi(HrApi):
@@ -73,3 +74,11 @@ class GraphApi(HrApi):
                 f"{self.base}/users?{urlencode({**query, '$skiptoken': str(skip + top)})}"
             )
         return 200, {}, json.dumps(answer)
+
+
+SYSTEM = System(
+    "microsoft_graph",
+    lambda staff: GraphApi(staff, ID, SECRET),
+    {"tenant": GraphApi.tenant, "auth": {"client_id": ID, "client_secret": SECRET}},
+    [SECRET],
+)

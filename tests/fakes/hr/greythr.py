@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from tests.fakes.hr import Answer, HrApi, Person
+from tests.fakes.hr.registry import ID, SECRET, System
 
 
 class GreytHrApi(HrApi):
@@ -53,3 +54,11 @@ class GreytHrApi(HrApi):
         data = everyone[(number - 1) * size : number * size]
         pages = {"totalPages": total_pages, "pageNumber": number, "hasNext": number < total_pages}
         return 200, {}, json.dumps({"data": data, "pages": pages})
+
+
+SYSTEM = System(
+    "greythr",
+    lambda staff: GreytHrApi(staff, ID, SECRET),
+    {"tenant": GreytHrApi.domain, "auth": {"client_id": ID, "client_secret": SECRET}},
+    [SECRET],
+)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from tests.fakes.hr import Answer, HrApi, Person
+from tests.fakes.hr.registry import SECRET, System
 
 
 class HibobApi(HrApi):
@@ -58,3 +59,13 @@ class HibobApi(HrApi):
             values = {str(v).lower() for v in f.get("values", [])}
             found = [e for e in found if str(e[key]).lower() in values]
         return 200, {}, json.dumps({"employees": found})
+
+
+SYSTEM = System(
+    "hibob",
+    lambda staff: HibobApi(staff, "SERVICE-42", SECRET),
+    {"auth": {"username": "SERVICE-42", "password": SECRET}},
+    [SECRET],
+    oauth2=False,
+    pages=False,
+)

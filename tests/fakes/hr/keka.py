@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from tests.fakes.hr import Answer, HrApi, Person
+from tests.fakes.hr.registry import ID, KEY, SECRET, System
 
 
 class KekaApi(HrApi):
@@ -73,3 +74,14 @@ class KekaApi(HrApi):
             "previousPage": None,
         }
         return 200, {}, json.dumps(answer)
+
+
+SYSTEM = System(
+    "keka",
+    lambda staff: KekaApi(staff, ID, SECRET, KEY),
+    {
+        "tenant": KekaApi.company,
+        "auth": {"client_id": ID, "client_secret": SECRET, "token_secrets": {"api_key": KEY}},
+    },
+    [SECRET, KEY],
+)

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tests.fakes.hr import Answer, HrApi, Person
+from tests.fakes.hr.registry import ID, SECRET, System
 
 
 class PersonioApi(HrApi):
@@ -59,3 +60,11 @@ class PersonioApi(HrApi):
             after = {**query, "cursor": str(start + limit)}
             links["next"] = {"href": f"{self.base}/v2/persons?{urlencode(after)}"}
         return 200, {}, json.dumps({"_data": page, "_meta": {"links": links}})
+
+
+SYSTEM = System(
+    "personio",
+    lambda staff: PersonioApi(staff, ID, SECRET),
+    {"auth": {"client_id": ID, "client_secret": SECRET}},
+    [SECRET],
+)

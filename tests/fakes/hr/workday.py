@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from tests.fakes.hr import Answer, HrApi, Person
+from tests.fakes.hr.registry import ID, REFRESH, SECRET, System
 
 
 class WorkdayApi(HrApi):
@@ -61,3 +62,20 @@ class WorkdayApi(HrApi):
                 or text in w["primaryWorkEmail"].lower()
             ]
         return 200, {}, json.dumps({"total": len(found), "data": found[offset : offset + limit]})
+
+
+SYSTEM = System(
+    "workday",
+    lambda staff: WorkdayApi(staff, ID, SECRET, REFRESH),
+    {
+        "base_url": WorkdayApi.base,
+        "auth": {
+            "token_url": WorkdayApi.token_url,
+            "client_id": ID,
+            "client_secret": SECRET,
+            "refresh_token": REFRESH,
+        },
+    },
+    [SECRET, REFRESH],
+    keeps_leavers=False,
+)

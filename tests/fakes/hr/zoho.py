@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from tests.fakes.hr import Answer, HrApi, Person
+from tests.fakes.hr.registry import ID, REFRESH, SECRET, System
 
 
 class ZohoPeopleApi(HrApi):
@@ -87,3 +88,11 @@ class ZohoPeopleApi(HrApi):
             "response": {"result": result, "message": "Data fetched successfully", "status": 0}
         }
         return 200, {}, json.dumps(answer)
+
+
+SYSTEM = System(
+    "zoho_people",
+    lambda staff: ZohoPeopleApi(staff, ID, SECRET, REFRESH),
+    {"auth": {"client_id": ID, "client_secret": SECRET, "refresh_token": REFRESH}},
+    [SECRET, REFRESH],
+)
