@@ -13,6 +13,10 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+#: A preset's tables that describe it (its page, and where each fact was read) rather than
+#: configure the connector.
+DESCRIBING = frozenset({"about", "sources"})
+
 
 @cache
 def presets() -> dict[str, dict[str, Any]]:
@@ -48,7 +52,7 @@ def apply_preset(data: Any) -> Any:
         if name not in presets():
             known = ", ".join(sorted(presets()))
             raise ValidationError(f"unknown preset {name!r} (known: {known})", "preset")
-        base = {k: v for k, v in presets()[name].items() if k != "about"}
+        base = {k: v for k, v in presets()[name].items() if k not in DESCRIBING}
         data = merged(base, data)
     data = merged({}, data)  # a copy: the configuration's own tables stay as they were
     tenant = data.get("tenant")
