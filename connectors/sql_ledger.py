@@ -1,4 +1,5 @@
-"""A points table in the company's own database (any SQLAlchemy URL) as the points ledger.
+"""A points table in the company's own database (SQLite, PostgreSQL, MySQL or MariaDB, SQL
+Server: any SQLAlchemy URL) as the points ledger.
 
 A debit is one transaction: a conditional UPDATE takes the points only while they cover the
 amount, which locks the member's row (PostgreSQL re-checks the condition on the newest row; a
@@ -26,14 +27,11 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
-    create_engine,
-    event,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SAWarning
 
 from connectors.base import (
@@ -47,6 +45,7 @@ from connectors.base import (
     Secret,
     UpstreamUnavailable,
 )
+from connectors.sql_engine import ledger_engine, reason
 
 # SQLite keeps NUMERIC as floating point; amounts read from it are rounded to 4 places.
 warnings.filterwarnings("ignore", r"Dialect sqlite\+\w+ does \*not\* support Decimal", SAWarning)
@@ -94,7 +93,7 @@ class SqlLedgerConnector(PointsLedger):
         transactions_table: str | None = None,
         transaction_columns: dict[str, str] | None = None,
     ) -> None:
-        self.engine = _engine(url)
+        self.engine = ledger_engine(url)
         self.member = member
         meta = MetaData()
         columns: list[Column[Any]] = [
@@ -185,14 +184,14 @@ class SqlLedgerConnector(PointsLedger):
             with self.engine.connect() as conn:
                 yield conn
         except DBAPIError as exc:
-            raise UpstreamUnavailable(f"sql ledger: {_reason(exc)}") from None
+            raise UpstreamUnavailable(f"sql ledger: {reason(exc)}") from None
 
     def _write(self, kind: str, profile: Profile, reference: str, amount: Decimal) -> Receipt:
         member = self._key(profile)
         try:
             conn = self.engine.connect()
         except DBAPIError as exc:
-            raise UpstreamUnavailable(f"sql ledger: {_reason(exc)}") from None
+            raise UpstreamUnavailable(f"sql ledger: {reason(exc)}") from None
         try:
             transaction = conn.begin()
             try:
@@ -202,14 +201,14 @@ class SqlLedgerConnector(PointsLedger):
                 return Receipt(reference, None, replayed=True)  # looked up by the gateway
             except DBAPIError as exc:
                 transaction.rollback()
-                raise UpstreamUnavailable(f"sql ledger: {_reason(exc)} (rolled back)") from None
+                raise UpstreamUnavailable(f"sql ledger: {reason(exc)} (rolled back)") from None
             if receipt.replayed:
                 transaction.rollback()
                 return receipt
             try:
                 transaction.commit()
             except DBAPIError as exc:  # the database may have committed before the link broke
-                raise OutcomeUnknown(f"sql ledger: COMMIT failed: {_reason(exc)}") from None
+                raise OutcomeUnknown(f"sql ledger: COMMIT failed: {reason(exc)}") from None
             return receipt
         finally:
             conn.close()
@@ -245,29 +244,3 @@ class SqlLedgerConnector(PointsLedger):
                 )
             )
         return Receipt(reference, amount)
-
-
-def _engine(url: str) -> Any:
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
-    engine = create_engine(parsed, connect_args={"timeout": 15}, hide_parameters=True)
-
-    # SQLAlchemy's recipe for SQLite: take the write lock when the transaction begins, so a
-    # read-then-write transaction never fails to upgrade its lock.
-    @event.listens_for(engine, "connect")
-    def _no_implicit_begin(dbapi_conn: Any, _: Any) -> None:
-        dbapi_conn.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin_immediate(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _reason(exc: DBAPIError) -> str:
-    """The driver's one-line reason, never the statement or its parameters."""
-    return " ".join(str(exc.orig).split())[:200]
