@@ -26,7 +26,9 @@ $(TEST_STAMP): $(RUN_STAMP)
 install: $(RUN_STAMP)
 
 # PORT=8080 or BIND=0.0.0.0:8080 serve elsewhere; the hint below calls what was bound.
+# A taken port (or a broken config) is one line, before the hint.
 run: $(RUN_STAMP)
+	@$(BIN)/points-gateway serve --config $(DEMO) --bind '$(BIND)' --check-port
 	@host=$$(echo '$(BIND)' | sed 's/:[0-9]*$$//; s/^0\.0\.0\.0$$/127.0.0.1/; s/^$$/127.0.0.1/'); \
 	port=$$(echo '$(BIND)' | sed 's/.*://'); \
 	token=$$($(BIN)/points-gateway token --config $(DEMO) DB123) && \

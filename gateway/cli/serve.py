@@ -61,9 +61,18 @@ def _remove_folders_of_dead_servers(where: Path) -> None:
 @click.option(
     "--threads", type=click.IntRange(1, 256), default=None, help="Threads per worker process."
 )
+@click.option(
+    "--check-port",
+    is_flag=True,
+    help="Only check the configuration and that HOST:PORT is free, then exit (2: it is not).",
+)
 @operator_errors
 def serve(
-    config_path: str | None, bind: str | None, workers: int | None, threads: int | None
+    config_path: str | None,
+    bind: str | None,
+    workers: int | None,
+    threads: int | None,
+    check_port: bool,
 ) -> None:
     """Run the gateway under gunicorn."""
     from gateway.server import GatewayServer
@@ -71,6 +80,8 @@ def serve(
     settings = _settings(config_path, serving=True)
     address = bind or settings.bind
     _refuse_a_taken_address(address)
+    if check_port:  # `make run` asks before it prints its banner
+        return
     # Fail here, once, with one line, rather than in every worker with a traceback.
     gateway = built(settings)
     try:
