@@ -213,7 +213,7 @@ def planted(ledger: str, folder: Path, reference: str, kind: str, amount: int) -
             engine = create_engine(f"sqlite:///{folder / 'company.db'}")
             with engine.begin() as conn:
                 conn.execute(
-                    text("INSERT INTO kit_points_tx VALUES (:r, 'DB123', :k, :a, NULL)"),
+                    text("INSERT INTO points_tx VALUES (:r, 'DB123', :k, :a, NULL)"),
                     {"r": reference, "k": kind, "a": amount},
                 )
             engine.dispose()

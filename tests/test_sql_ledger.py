@@ -1,4 +1,5 @@
-"""The SQL ledger on a real SQLite file and the machine's PostgreSQL: the kit, races, the gateway."""
+"""The SQL ledger on a real SQLite file, the machine's PostgreSQL and MariaDB: the kit, races,
+the gateway; each on the tables exactly as the documentation's DDL creates them."""
 
 from __future__ import annotations
 
@@ -6,58 +7,25 @@ import threading
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from connectors.base import InsufficientBalance, Profile
-from connectors.sql_ledger import SqlLedgerConnector
+from connectors.sql_engine import ledger_engine
 from connectors.testing import PointsLedgerContract
 from gateway.app import create_app
 from gateway.config import load_settings
 from gateway.journal import Journal
-from tests.conftest import EMPLOYEES, PG_SKIP, PG_URL, write_config, write_csv
+from tests.conftest import EMPLOYEES, write_config, write_csv
+from tests.sql_ledgers import DATABASES, company_database, database_url, make, unreachable
 from tests.test_cli import run
 
+__all__ = ["company_database", "ledger_config", "make"]  # tests/test_references.py's too
+
 PAM = Profile(employee_id="DB123", email="pam@example.com", first_name="Pam", last_name="B")
-TABLES = """
-CREATE TABLE kit_points (member_id VARCHAR(64) PRIMARY KEY, points NUMERIC(14, 2) NOT NULL,
-                         earned NUMERIC(14, 2) NOT NULL, spent NUMERIC(14, 2) NOT NULL);
-CREATE TABLE kit_points_tx (reference VARCHAR(200) PRIMARY KEY, member_id VARCHAR(64),
-                            kind VARCHAR(16), amount NUMERIC(14, 2), created_at TIMESTAMP)
-"""
 
 
-def company_database(url: str, points: str = "250.75") -> str:
-    """The company's own points tables, made afresh, with Pam's account."""
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS kit_points_tx"))
-        conn.execute(text("DROP TABLE IF EXISTS kit_points"))
-        for statement in TABLES.split(";"):
-            conn.execute(text(statement))
-        points = str(Decimal(points))  # a literal: SQLite's driver binds no Decimal
-        conn.execute(text(f"INSERT INTO kit_points VALUES ('DB123', {points}, {points}, 0)"))
-    engine.dispose()
-    return url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 def ledger_url(request, tmp_path):
-    if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip(PG_SKIP)
-        return company_database(PG_URL)
-    return company_database(f"sqlite:///{tmp_path / 'company.db'}")
-
-
-def make(url: str, **options) -> SqlLedgerConnector:
-    return SqlLedgerConnector(
-        url=url,
-        table="kit_points",
-        received_column="earned",
-        redeemed_column="spent",
-        transactions_table="kit_points_tx",
-        **options,
-    )
+    return company_database(database_url(request.param, tmp_path))
 
 
 class TestSqlLedger(PointsLedgerContract):
@@ -73,11 +41,9 @@ class TestSqlLedger(PointsLedgerContract):
 
     @pytest.fixture
     def backend_down(self, connector):
-        def down():
+        def down():  # the same kind of database, where nothing answers
             connector.engine.dispose()
-            connector.engine = create_engine(
-                "postgresql+psycopg://nobody:s3cret-db-password@127.0.0.1:9/none"
-            )
+            connector.engine = ledger_engine(unreachable(str(connector.engine.url)))
 
         return down
 
@@ -130,8 +96,8 @@ def ledger_config(tmp_path, ledger_url):
         config.read_text().replace(
             '[points]\nconnector = "csv"\noptions = { path = "employees.csv" }',
             f'[points]\nconnector = "sql_ledger"\noptions = {{ url = "{ledger_url}", '
-            'table = "kit_points", received_column = "earned", redeemed_column = "spent", '
-            'transactions_table = "kit_points_tx" }',
+            'table = "points_accounts", received_column = "earned", redeemed_column = "spent", '
+            'transactions_table = "points_tx" }',
         )
     )
     return config
