@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -22,6 +22,8 @@ OPTION = "points.options.url"
 DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql", "mssql": "pymssql"}
 #: The points-gateway extra that installs a driver: pip install 'points-gateway[extra]'.
 EXTRAS = {"pymysql": "mysql", "pymssql": "mssql"}
+#: MySQL and MariaDB storage engines that have transactions (MyISAM and Aria have none).
+TRANSACTIONAL = {"INNODB", "ROCKSDB", "NDBCLUSTER"}
 
 
 def ledger_url(url: str) -> URL:
@@ -75,6 +77,19 @@ def _begin_immediate(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def without_transactions(conn: Connection, tables: list[str]) -> list[str]:
+    """Those of `tables` that MySQL or MariaDB keeps in an engine without transactions
+    (MyISAM, Aria...), as "name (ENGINE)": a ROLLBACK there undoes nothing."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        return []
+    query = text(
+        "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN :names"
+    ).bindparams(bindparam("names", expanding=True))
+    rows = conn.execute(query, {"names": tables}).all()
+    return [f"{name} ({kind})" for name, kind in rows if kind and kind.upper() not in TRANSACTIONAL]
 
 
 def reason(exc: DBAPIError) -> str:

@@ -2,11 +2,13 @@
 Server: any SQLAlchemy URL) as the points ledger.
 
 A debit is one transaction: a conditional UPDATE takes the points only while they cover the
-amount, which locks the member's row (PostgreSQL re-checks the condition on the newest row; a
-SQLite transaction is taken IMMEDIATE), so two gateways cannot overspend. With a transactions
-table whose reference column is unique, each reference is applied once and can be looked up.
-Nothing is applied unless the transaction commits: a failure before COMMIT certainly did
-nothing; a failure during COMMIT may have, and is reported as such.
+amount, which locks the member's row (PostgreSQL and InnoDB check the condition on the newest
+row; a SQLite transaction is taken IMMEDIATE), so two gateways cannot overspend. With a
+transactions table whose reference column is unique, each reference is applied once and can be
+looked up. Nothing is applied unless the transaction commits: a failure before COMMIT certainly
+did nothing; a failure during COMMIT may have, and is reported as such. A MySQL table without
+transactions (MyISAM, Aria) would keep an UPDATE that ROLLBACK was meant to undo: no write is
+sent to one.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SAWarning
 
 from connectors.base import (
     Balance,
+    ConnectorConfigError,
     InsufficientBalance,
+    LedgerRefused,
     MemberUnknown,
     OutcomeUnknown,
     PointsLedger,
@@ -45,7 +49,7 @@ from connectors.base import (
     Secret,
     UpstreamUnavailable,
 )
-from connectors.sql_engine import ledger_engine, reason
+from connectors.sql_engine import ledger_engine, reason, without_transactions
 
 # SQLite keeps NUMERIC as floating point; amounts read from it are rounded to 4 places.
 warnings.filterwarnings("ignore", r"Dialect sqlite\+\w+ does \*not\* support Decimal", SAWarning)
@@ -94,6 +98,7 @@ class SqlLedgerConnector(PointsLedger):
         transaction_columns: dict[str, str] | None = None,
     ) -> None:
         self.engine = ledger_engine(url)
+        self._transactional = False  # known to be, once without_transactions said so
         self.member = member
         meta = MetaData()
         columns: list[Column[Any]] = [
@@ -158,22 +163,38 @@ class SqlLedgerConnector(PointsLedger):
     def check(self) -> None:
         with self._reading() as conn:
             conn.execute(select(func.count()).select_from(self.accounts).limit(1))
+            if problem := self._without_transactions(conn):
+                raise ConnectorConfigError(problem)
 
     def close(self) -> None:
         self.engine.dispose()
 
     # -- internals ---------------------------------------------------------------------------
     def _recorded(self, conn: Connection, reference: str) -> Receipt | None:
-        """The transactions table's row for `reference`, as a receipt."""
+        """The transactions table's row for `reference`, as a receipt. Only that very text: a
+        column whose collation ignores case would also find another order's reference."""
         assert self.tx is not None
         tx = self.tx.c
-        query = select(tx.amount, tx.member, tx.kind).where(tx.reference == reference)
-        row = conn.execute(query).first()
+        query = select(tx.reference, tx.amount, tx.member, tx.kind).where(tx.reference == reference)
+        row = next((r for r in conn.execute(query) if _text(r.reference) == reference), None)
         if row is None:
             return None
-        kind = None if row.kind is None else str(row.kind).strip().lower()
-        member = None if row.member is None else str(row.member)
+        kind = None if row.kind is None else _text(row.kind).strip().lower()
+        member = None if row.member is None else _text(row.member)
         return Receipt(reference, row.amount, member=member, kind=kind)
+
+    def _without_transactions(self, conn: Connection) -> str | None:
+        """Why a write must not be sent (a table that cannot roll back), or None."""
+        if self._transactional:
+            return None
+        names = [t.name for t in (self.accounts, self.tx) if t is not None]
+        if bad := without_transactions(conn, names):
+            return (
+                f"sql ledger: {', '.join(bad)} cannot roll back a write "
+                "(ALTER TABLE ... ENGINE=InnoDB): nothing is sent to it"
+            )
+        self._transactional = True
+        return None
 
     def _key(self, profile: Profile) -> str:
         return str(getattr(profile, self.member))
@@ -188,6 +209,10 @@ class SqlLedgerConnector(PointsLedger):
 
     def _write(self, kind: str, profile: Profile, reference: str, amount: Decimal) -> Receipt:
         member = self._key(profile)
+        if not self._transactional:
+            with self._reading() as conn:
+                if problem := self._without_transactions(conn):
+                    raise UpstreamUnavailable(problem)
         try:
             conn = self.engine.connect()
         except DBAPIError as exc:
@@ -196,9 +221,9 @@ class SqlLedgerConnector(PointsLedger):
             transaction = conn.begin()
             try:
                 receipt = self._apply(conn, kind, member, reference, amount)
-            except IntegrityError:  # the same reference, committed by another gateway just now
+            except IntegrityError as exc:
                 transaction.rollback()
-                return Receipt(reference, None, replayed=True)  # looked up by the gateway
+                return self._duplicate(reference, exc)
             except DBAPIError as exc:
                 transaction.rollback()
                 raise UpstreamUnavailable(f"sql ledger: {reason(exc)} (rolled back)") from None
@@ -212,6 +237,16 @@ class SqlLedgerConnector(PointsLedger):
             return receipt
         finally:
             conn.close()
+
+    def _duplicate(self, reference: str, exc: IntegrityError) -> Receipt:
+        """A write rolled back on a constraint: the same reference, committed by another
+        gateway just now (a replay, which the gateway checks), or another constraint of the
+        company's tables (refused: nothing was applied)."""
+        if self.tx is not None:
+            with self._reading() as conn:
+                if (done := self._recorded(conn, reference)) is not None:
+                    return replace(done, replayed=True)
+        raise LedgerRefused(f"sql ledger: {reason(exc)} (rolled back)") from None
 
     def _apply(
         self, conn: Connection, kind: str, member: str, reference: str, amount: Decimal
@@ -228,7 +263,9 @@ class SqlLedgerConnector(PointsLedger):
         elif "received" in acc:
             change["received"] = acc.received + amount
         if conn.execute(update(self.accounts).where(*condition).values(change)).rowcount != 1:
-            row = conn.execute(select(acc.points).where(acc.member == member)).first()
+            # A locking read: InnoDB's plain SELECT would answer from the transaction's snapshot.
+            now = select(acc.points).where(acc.member == member).with_for_update()
+            row = conn.execute(now).first()
             conn.rollback()
             if row is None:
                 raise MemberUnknown(f"sql ledger: no account {member!r}")
@@ -244,3 +281,10 @@ class SqlLedgerConnector(PointsLedger):
                 )
             )
         return Receipt(reference, amount)
+
+
+def _text(value: Any) -> str:
+    """A text column's value as text: a CHAR column's padding dropped (a reference or member
+    never ends in a space), a binary column's bytes decoded."""
+    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return text.rstrip(" ")
