@@ -89,9 +89,14 @@ class MemberUnknown(LedgerRefused):
 
 
 class ConnectorConfigError(ConnectorError):
-    """The connector's options are unusable (a missing file, a bad column mapping)."""
+    """The connector's options are unusable (a missing file, a bad column mapping); `option`
+    names the one at fault, when one is, so the operator is told its configuration key."""
 
     error_code = "connector_misconfigured"
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ class CsvConnector(ProfileSource, GrantsSource):
         try:
             self.index.current(self._version(self._stat()), self._rows, wait=True)
         except (OSError, MalformedSource) as exc:
-            raise ConnectorConfigError(f"{self.path}: {exc}") from exc
+            raise ConnectorConfigError(f"{self.path}: {exc}", option="path") from exc
 
     # -- the connector API -------------------------------------------------------------------
     def find(self, by: IdentityField, value: str) -> Profile | None:
@@ -135,7 +135,7 @@ class CsvConnector(ProfileSource, GrantsSource):
         try:
             return os.stat(self.path)
         except OSError as exc:
-            raise ConnectorConfigError(f"{self.path}: {exc.strerror or exc}") from exc
+            raise ConnectorConfigError(f"{self.path}: {exc.strerror or exc}", "path") from exc
 
     def _version(self, st: os.stat_result) -> str:
         return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{self._settings}"

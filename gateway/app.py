@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from flask import Flask
 
-from connectors.base import GrantsSource, PointsLedger, ProfileSource
+from connectors.base import ConnectorConfigError, GrantsSource, PointsLedger, ProfileSource
 from connectors.cache import CachedProfiles
 from connectors.registry import ConnectorFactory
 from gateway import api, console, logs, network
@@ -76,7 +76,12 @@ def _role(
     conf: ConnectorSettings,
     kind: type[T] | tuple[type[Any], ...],
 ) -> T:
-    connector = factory.build(conf.name, conf.options)
+    try:
+        connector = factory.build(conf.name, conf.options)
+    except ConnectorConfigError as exc:
+        if exc.option is None:
+            raise
+        raise ConfigError(f"{role}.options.{exc.option}: {exc}") from exc
     if not isinstance(connector, kind):
         names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
         raise ConfigError(f"{role}.connector: {conf.name!r} cannot serve as a {names}")

@@ -60,11 +60,14 @@ def test_broken_config_is_one_line_and_exit_2(tmp_path, command):
     assert "gateway.token_ttl_seconds" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_missing_csv_is_one_line_and_exit_2(tmp_path, config_path):
+def test_missing_csv_is_one_line_naming_its_key_and_exit_2(tmp_path, config_path):
     (tmp_path / "employees.csv").unlink()
     out = run("serve", "--config", str(config_path))
     assert out.returncode == 2
-    assert "employees.csv" in out.stderr and "Traceback" not in out.stderr
+    assert out.stderr == (
+        f"points-gateway: error: profile.options.path: {tmp_path / 'employees.csv'}: "
+        "No such file or directory\n"
+    )
 
 
 def test_journal_export(config_path, api):
