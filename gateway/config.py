@@ -29,6 +29,7 @@ from connectors.registry import (
     validate_options,
 )
 from gateway import environment
+from gateway.config_errors import first_problem
 from gateway.network import NetworkSection
 from gateway.service.ledger_ops import LedgerPolicy
 from gateway.xoxoday.settings import BASE_URLS, SsoSection, XoxodaySection
@@ -240,17 +241,6 @@ class Settings:
         )
 
 
-def _first_problem(messages: Any, path: str = "") -> str:
-    """Flatten marshmallow's nested messages to `key.sub: problem` for the first problem."""
-    if isinstance(messages, Mapping):
-        key, value = next(iter(messages.items()))
-        sub = path if key == "_schema" else f"{path}.{key}" if path else str(key)
-        return _first_problem(value, sub)
-    if isinstance(messages, list | tuple) and messages:
-        return _first_problem(messages[0], path)
-    return f"{path or 'config'}: {messages}"
-
-
 def resolve_database_url(url: str, base: Path) -> str:
     """Make a relative SQLite path relative to `base`; give bare postgresql:// our driver."""
     try:
@@ -277,7 +267,8 @@ def _connector(section: str, raw: dict[str, Any], base: Path) -> ConnectorSettin
     except UnknownConnector as exc:
         raise ConfigError(f"{section}.connector: {exc}") from None
     except BadOptions as exc:
-        raise ConfigError(_first_problem(exc.messages, f"{section}.options")) from None
+        schema = cls.options_schema()
+        raise ConfigError(first_problem(exc.messages, f"{section}.options", schema)) from None
     return ConnectorSettings(raw["connector"], options, secret_values(cls, options), cls.remote)
 
 
@@ -311,7 +302,7 @@ def load_settings(
     try:
         data = ConfigSchema().load(raw)
     except ValidationError as exc:
-        raise ConfigError(_first_problem(exc.normalized_messages())) from None
+        raise ConfigError(first_problem(exc.normalized_messages(), "", ConfigSchema())) from None
     base = path.resolve().parent
     profile = _connector("profile", data["profile"], base)
     gw = data["gateway"]

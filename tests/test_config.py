@@ -62,6 +62,57 @@ def test_bad_values_name_the_key(tmp_path, kwargs, message):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"extra": "token_ttl_second = 60"},
+            "gateway.token_ttl_second: Unknown field. Did you mean `token_ttl_seconds`?",
+        ),
+        (
+            {"extra": "[server]\nworker = 2"},
+            "server.worker: Unknown field. Did you mean `workers`?",
+        ),
+        (
+            {"extra": "[sever]\nworkers = 2"},
+            "sever: Unknown field. Did you mean `server`?",
+        ),
+        (
+            {"extra": "[network]\nallow_list = []"},
+            "network.allow_list: Unknown field. Did you mean `allowlist`?",
+        ),
+        (
+            {"extra": "[network.proxy_fix]\nx_protocol = 1"},
+            "network.proxy_fix.x_protocol: Unknown field. Did you mean `x_proto`?",
+        ),
+        (
+            {"points_options": 'path = "employees.csv", delimeter = ";"'},
+            "points.options.delimeter: Unknown field. Did you mean `delimiter`?",
+        ),
+        (
+            {"points_options": 'path = "employees.csv", colour = "red"'},
+            "points.options.colour: Unknown field.",
+        ),
+    ],
+)
+def test_an_unknown_key_is_told_the_nearest_known_one(tmp_path, kwargs, message):
+    with pytest.raises(ConfigError) as err:
+        load_settings(minimal(tmp_path, **kwargs))
+    assert str(err.value) == message
+
+
+def test_an_unknown_option_of_a_nested_connector_table_is_told_the_nearest(tmp_path):
+    from tests.test_darwinbox import write_darwinbox_config
+
+    config = write_darwinbox_config(tmp_path)
+    config.write_text(config.read_text().replace("breaker_failures = 2", "atempts = 2"))
+    with pytest.raises(ConfigError) as err:
+        load_settings(config)
+    assert str(err.value) == (
+        "profile.options.http.atempts: Unknown field. Did you mean `attempts`?"
+    )
+
+
 def test_missing_file_and_bad_toml(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "absent.toml")
