@@ -47,16 +47,6 @@ MANY_TWICE = [
     ("md", "mobile", "+919800010006", ["+919800010006", "+91 98000 10006", "+919800010006"]),
 ]
 SHARED_MOBILE = "+919800010005"
-SIZE_LIMIT = (
-    "ldap reads two entries a lookup (size_limit=2) and takes sizeLimitExceeded for an answer: "
-    "an exact entry after two near misses is never seen, nor a second exact one after a near "
-    "miss. The fix is in ldap_directory.py (read more, refuse sizeLimitExceeded), another "
-    "change's file at the time of writing."
-)
-SHARED = (
-    "ldap's index leaves a shared mobile to its first holder: _everyone must hand the rows' "
-    "shared values to the Dataset (Dataset(batched(rows), shared=rows.shared))."
-)
 
 
 def ldif() -> str:
@@ -134,14 +124,12 @@ def test_two_exact_entries_are_refused(ldap, name, by, asked, held):
         ldap.find(by, asked)
 
 
-@pytest.mark.xfail(strict=True, reason=SIZE_LIMIT)
 @pytest.mark.parametrize(("name", "by", "asked", "held"), MANY)
 def test_the_exact_entry_is_found_after_two_near_misses(ldap, name, by, asked, held):
     found = ldap.find(by, asked)
     assert found is not None and found.first_name == f"{name}{len(held) - 1}"
 
 
-@pytest.mark.xfail(strict=True, reason=SIZE_LIMIT, raises=AssertionError)
 @pytest.mark.parametrize(("name", "by", "asked", "held"), MANY_TWICE)
 def test_a_second_exact_entry_after_a_near_miss_is_still_refused(ldap, name, by, asked, held):
     refused = False
@@ -152,7 +140,6 @@ def test_a_second_exact_entry_after_a_near_miss_is_still_refused(ldap, name, by,
     assert refused, "one of two people holding the value was used"
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED)
 def test_a_mobile_two_entries_share_in_the_index_finds_neither(server, tmp_path):
     indexed = connector(
         server,

@@ -139,23 +139,31 @@ class LdapConnector(ProfileSource):
     def _look_up(self, by: IdentityField, value: str) -> Profile | None:
         query = self.filters[by].replace("{value}", escape_filter_chars(value))
 
-        def search(conn: ldap3.Connection) -> list[dict[str, Any]]:
+        def search(conn: ldap3.Connection) -> tuple[list[dict[str, Any]], bool]:
             conn.search(
                 self.base_dn,
                 query,
                 ldap3.SUBTREE,
                 attributes=self._wanted(),
-                size_limit=2,
+                size_limit=LOOKUP_LIMIT,
                 time_limit=self._seconds,
             )
             _answered(conn)
-            return [
+            entries = [
                 dict(e["attributes"])
                 for e in conn.response or []
                 if e.get("type") == "searchResEntry"
             ]
+            return entries, (conn.result or {}).get("result") == SIZE_LIMIT_EXCEEDED
 
-        entries = self._call(search)
+        # A directory's matching is loose (a case-folded employeeID, a mobile without its
+        # spaces, a wildcard in the filter): every entry is read, and only_match keeps the
+        # exact one. Near misses that fill the limit could hide it, so a cut answer is none.
+        entries, cut = self._call(search)
+        if cut:
+            raise UpstreamError(
+                f"{NAME}: more than {LOOKUP_LIMIT} entries match that {by}; none is used"
+            )
         found = only_match(
             NAME, by, value, ((_first(e.get(self.attributes[by])), e) for e in entries)
         )
@@ -185,7 +193,8 @@ class LdapConnector(ProfileSource):
                 if profile.employee_id:
                     yield profile, None
 
-        return Dataset(batched(unique_rows(people())))
+        rows = unique_rows(people())  # a value two people share finds neither of them
+        return Dataset(batched(rows), shared=rows.shared)
 
     def _wanted(self) -> list[str]:
         names = set(self.attributes.values())
@@ -266,6 +275,9 @@ class LdapConnector(ProfileSource):
 #: Search results that are answers: success, more than size_limit entries, no such base.
 ANSWERS = {0, 4, 32}
 REFERRAL = 10
+SIZE_LIMIT_EXCEEDED = 4
+#: Entries one lookup reads at most: enough for a loose match's near misses.
+LOOKUP_LIMIT = 50
 
 
 def _not_referred(conn: ldap3.Connection) -> None:
