@@ -153,3 +153,41 @@ def test_a_bad_nested_connector_option_is_named(tmp_path):
         "points-gateway: error: profile.options.http.attempts: "
         "Must be greater than or equal to 1 and less than or equal to 10."
     )
+
+
+def help_pages(width: int) -> dict[str, str]:
+    """The --help of the command line and of each of its groups, at a terminal `width` wide."""
+    import click
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    pages = {}
+    groups: list[tuple[list[str], click.Group]] = [([], main)]
+    while groups:
+        names, group = groups.pop()
+        args = [*names, "--help"]
+        out = CliRunner().invoke(main, args, prog_name="points-gateway", terminal_width=width)
+        assert out.exit_code == 0, out.output
+        pages[" ".join(["points-gateway", *names])] = out.stdout
+        groups += [
+            ([*names, n], c) for n, c in group.commands.items() if isinstance(c, click.Group)
+        ]
+    return pages
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_help_lists_each_command_with_a_whole_sentence(width):
+    """click cuts a long first line of a docstring at ~45-60 columns with "...": each command
+    says what it does in a sentence that fits."""
+    pages = help_pages(width)
+    assert {"points-gateway", "points-gateway journal", "points-gateway xoxoday tokens"} <= set(
+        pages
+    )
+    for name, page in pages.items():
+        lines = page.split("\n\n", 1)[1].splitlines()  # after the usage ("[ARGS]...")
+        cut = [line for line in lines if line.rstrip().endswith("...")]
+        assert cut == [], f"{name} --help: {cut}"
+        if width == 80:  # each entry on one line, ending its sentence
+            entries = page.split("Commands:\n", 1)[1].splitlines()
+            assert all(line.rstrip().endswith(".") for line in entries), f"{name}: {entries}"

@@ -26,7 +26,7 @@ def _refuse(message: str) -> NoReturn:
     sys.exit(2)
 
 
-@journal.command("backup")
+@journal.command("backup", short_help="Copy the SQLite journal to DEST while it serves.")
 @config_option
 @click.argument("dest", type=click.Path(path_type=Path))
 @operator_errors
@@ -50,7 +50,7 @@ def journal_backup(config_path: str | None, dest: Path) -> None:
     click.echo(f"{made.path}: {made.operations} operations, {made.size} bytes, integrity ok")
 
 
-@journal.command("migrate")
+@journal.command("migrate", short_help="Copy the SQLite journal into an empty PostgreSQL one.")
 @config_option
 @click.option("--to", "to", required=True, help="The empty PostgreSQL journal: postgresql://...")
 @click.option("--schema", default=None, help="Its schema, as [gateway] database_schema.")

@@ -119,6 +119,6 @@ def open_journal(settings: Settings) -> Iterator[Journal]:
         store.dispose()
 
 
-@main.group()
+@main.group(short_help="Export the journal; settle what a points ledger left.")
 def journal() -> None:
     """Read the journal of operations, and settle what a points ledger left unfinished."""

@@ -14,7 +14,7 @@ from gateway.journal.schema import SchemaBehind, SchemaNewer
 from gateway.keys import FRESH_KEY, new_key, weak_keys
 
 
-@main.command()
+@main.command(short_help="Print a valid auth_token for UNIQUE_ID.")
 @config_option
 @click.argument("unique_id")
 @click.option("--any", "anyone", is_flag=True, help="Issue it even if no active user has the id.")
@@ -37,13 +37,13 @@ def token(config_path: str | None, unique_id: str, anyone: bool) -> None:
     click.echo(token_authority(settings).issue(unique_id))
 
 
-@main.command()
+@main.command(short_help="Print a fresh random key, for secret_key or an api key.")
 def secret() -> None:
     """Print a fresh random key, for secret_key or an api key."""
     click.echo(new_key())
 
 
-@main.command()
+@main.command(short_help="Validate the config, reach the journal and connectors.")
 @config_option
 @click.option(
     "--person",
@@ -108,7 +108,7 @@ def _look_up(profiles: Any, identity: str, person: str) -> tuple[bool, str]:
     return True, f"lookup   found {found.employee_id} ({state}); {filled}"
 
 
-@main.command()
+@main.command(short_help="List the installed connectors and their options.")
 def connectors() -> None:
     """List the installed connectors, what each can serve, and its options."""
     from connectors.registry import available, describe_options, roles

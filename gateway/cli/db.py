@@ -25,12 +25,12 @@ def _journal(config_path: str | None) -> Iterator[Journal]:
         journal.dispose()
 
 
-@main.group()
+@main.group(short_help="Show or upgrade the journal's schema.")
 def db() -> None:
     """The journal's schema: which revision it is at, and upgrading it to this release's."""
 
 
-@db.command("current")
+@db.command("current", short_help="Print the journal's revision and this release's.")
 @config_option
 @operator_errors
 def db_current(config_path: str | None) -> None:
@@ -51,7 +51,7 @@ def db_current(config_path: str | None) -> None:
         sys.exit(1)
 
 
-@db.command("upgrade")
+@db.command("upgrade", short_help="Upgrade the journal's schema to this release's.")
 @config_option
 @operator_errors
 def db_upgrade(config_path: str | None) -> None:

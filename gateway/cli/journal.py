@@ -67,7 +67,7 @@ EXPORT_COLUMNS = [
 ]
 
 
-@journal.command("export")
+@journal.command("export", short_help="Write the journal as CSV to stdout.")
 @config_option
 @click.option("--since", default=None, help="From this UTC date or datetime (inclusive).")
 @click.option(
@@ -141,7 +141,7 @@ def _line(op: Operation) -> str:
     ).rstrip()
 
 
-@main.command()
+@main.command(short_help="Apply owed refunds and credits, settle unknown debits.")
 @config_option
 @click.option("--once", is_flag=True, help="One pass over what is due, then exit.")
 @operator_errors
@@ -158,7 +158,7 @@ def worker(config_path: str | None, once: bool) -> None:
         w.run_forever(stop)
 
 
-@journal.command("pending")
+@journal.command("pending", short_help="List what the points ledger has not settled.")
 @config_option
 @operator_errors
 def journal_pending(config_path: str | None) -> None:
@@ -175,7 +175,7 @@ def journal_pending(config_path: str | None) -> None:
         )
 
 
-@journal.command("resolve")
+@journal.command("resolve", short_help="Settle what is unfinished now, or mark one by hand.")
 @config_option
 @click.option("--id", "op_id", type=int, default=None, help="Mark this operation by hand.")
 @click.option(
@@ -208,7 +208,7 @@ def journal_resolve(
             sys.exit(STILL_UNFINISHED)
 
 
-@journal.command("orphans")
+@journal.command("orphans", short_help="List debits applied but answered a failure.")
 @config_option
 @operator_errors
 def journal_orphans(config_path: str | None) -> None:

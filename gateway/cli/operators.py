@@ -9,12 +9,12 @@ import click
 from gateway.cli.base import _settings, config_option, main, open_journal, operator_errors
 
 
-@main.group()
+@main.group(short_help="Add, list or remove the operator console's accounts.")
 def operator() -> None:
     """The operator console's accounts (viewer: looks; operator: also resolves and marks)."""
 
 
-@operator.command("add")
+@operator.command("add", short_help="Add an operator (asks for the password twice).")
 @config_option
 @click.argument("name")
 @click.option("--role", type=click.Choice(["viewer", "operator"]), required=True)
@@ -54,7 +54,7 @@ def operator_list(config_path: str | None) -> None:
             click.echo(f"{each.name}\t{each.role}")
 
 
-@operator.command("remove")
+@operator.command("remove", short_help="Remove an operator and end their sessions.")
 @config_option
 @click.argument("name")
 @operator_errors

@@ -14,12 +14,12 @@ if TYPE_CHECKING:
     from gateway.xoxoday.tokens import TokenStore
 
 
-@main.group()
+@main.group(short_help="Manage what the SSO launch needs of Xoxoday's API.")
 def xoxoday() -> None:
     """Xoxoday's API, which the SSO launch calls."""
 
 
-@xoxoday.group()
+@xoxoday.group(short_help="Set or show the Xoxoday API token pair.")
 def tokens() -> None:
     """The access/refresh token pair, kept in the journal database."""
 
@@ -34,7 +34,7 @@ def _store(config_path: str | None) -> TokenStore:
     return TokenStore(journal, Sealer(settings.secret_keys))
 
 
-@tokens.command("set")
+@tokens.command("set", short_help="Store a token pair made in Xoxoday's dashboard.")
 @config_option
 @click.option("--access-token", prompt=True, hide_input=True, help="Asked for when not given.")
 @click.option("--refresh-token", prompt=True, hide_input=True, help="Asked for when not given.")
@@ -61,7 +61,7 @@ def set_tokens(
     click.echo("stored the Xoxoday token pair in the journal database")
 
 
-@tokens.command("show")
+@tokens.command("show", short_help="Print when the stored token pair expires.")
 @config_option
 @operator_errors
 def show_tokens(config_path: str | None) -> None:
