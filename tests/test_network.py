@@ -31,6 +31,7 @@ def test_a_caller_outside_the_allowlist_gets_json_403_and_nothing_else_is_guarde
     assert refused.status_code == 403
     assert refused.get_json()["error_code"] == "ip_not_allowed"
     assert client.get("/healthz").status_code == 200
+    assert client.get("/").status_code == 200  # what answers here: as open as /healthz
     assert client.get("/metrics").status_code == 200
 
 
