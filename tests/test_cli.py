@@ -191,3 +191,38 @@ def test_help_lists_each_command_with_a_whole_sentence(width):
         if width == 80:  # each entry on one line, ending its sentence
             entries = page.split("Commands:\n", 1)[1].splitlines()
             assert all(line.rstrip().endswith(".") for line in entries), f"{name}: {entries}"
+
+
+def test_check_person_exits_1_for_nobody_and_for_someone_inactive(config_path, monkeypatch):
+    """An inactive person cannot use the storefront: `check --person` must not pass on them (a
+    broken active rule would hide behind exit 0)."""
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    from connectors.csv_source import CsvConnector
+    from gateway.cli import main
+
+    def check(person: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(main, ["check", "--config", str(config_path), "--person", person])
+
+    found = check("U1000")
+    assert found.exit_code == 0 and "lookup   found U1000 (active)" in found.stdout
+    nobody = check("NOBODY")
+    assert nobody.exit_code == 1 and "lookup   nobody has employee_id 'NOBODY'" in nobody.stdout
+    real_find = CsvConnector.find
+
+    def as_inactive(self, by, value):  # type: ignore[no-untyped-def]
+        profile = real_find(self, by, value)
+        return profile and dataclasses.replace(profile, active=False)
+
+    monkeypatch.setattr(CsvConnector, "find", as_inactive)
+    gone = check("U1000")
+    assert "lookup   found U1000 (inactive)" in gone.stdout
+    assert gone.exit_code == 1, gone.stdout
+    assert "journal  ok" in gone.stdout  # the rest was checked, and is healthy
+    helped = " ".join(CliRunner().invoke(main, ["check", "--help"]).stdout.split())
+    assert (
+        "Exit codes: 0 all is healthy; 1 something cannot be reached, or the --person is not "
+        "found or is inactive; 2 the configuration is broken or a key is refused."
+    ) in helped

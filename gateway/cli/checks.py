@@ -53,7 +53,10 @@ def secret() -> None:
 )
 @operator_errors
 def check(config_path: str | None, person: str | None) -> None:
-    """Validate the configuration and reach the journal and every connector."""
+    """Validate the configuration and reach the journal and every connector.
+
+    Exit codes: 0 all is healthy; 1 something cannot be reached, or the --person is not found
+    or is inactive; 2 the configuration is broken or a key is refused."""
     settings = _settings(config_path)
     click.echo(f"config   ok  {settings.source}")
     gateway = built(settings)
@@ -92,8 +95,9 @@ def check(config_path: str | None, person: str | None) -> None:
 
 
 def _look_up(profiles: Any, identity: str, person: str) -> tuple[bool, str]:
-    """One lookup through the profile connector: whether someone came back, and the line that
-    says who and which fields were empty (a mapping that names a field the system does not fill)."""
+    """One lookup through the profile connector: whether someone active came back (an inactive
+    one cannot use the storefront: a wrong active rule must not pass), and the line that says
+    who and which fields were empty (a mapping that names a field the system does not fill)."""
     from connectors.base import PROFILE_FIELDS, ConnectorError
 
     try:
@@ -105,7 +109,7 @@ def _look_up(profiles: Any, identity: str, person: str) -> tuple[bool, str]:
     empty = [name for name in PROFILE_FIELDS if not getattr(found, name)]
     state = "active" if found.active else "inactive"
     filled = f"empty: {', '.join(empty)}" if empty else "every profile field filled"
-    return True, f"lookup   found {found.employee_id} ({state}); {filled}"
+    return found.active, f"lookup   found {found.employee_id} ({state}); {filled}"
 
 
 @main.command(short_help="List the installed connectors and their options.")
