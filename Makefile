@@ -4,6 +4,9 @@ PYTHON ?= python3
 PORT   ?= 8000
 BIND   ?= 127.0.0.1:$(PORT)
 BIN     = $(VENV)/bin
+# setuptools ends an editable install with a notice about folders named like the package:
+# ours are those folders (the checkout is what is installed), so it tells nothing new.
+PIP     = PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip
 SUM     = $(shell cksum < pyproject.toml | cut -d' ' -f1)
 # `make run` installs the gateway alone; `make test` adds the test tools.
 RUN_STAMP  = $(VENV)/.installed-run-$(SUM)
@@ -15,12 +18,12 @@ DEMO_JOURNAL = var/journal.db
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
 	rm -f $(VENV)/.installed-run-* && touch $@
 
 $(TEST_STAMP): $(RUN_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-test-* && touch $@
 
 install: $(RUN_STAMP)
