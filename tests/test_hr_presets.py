@@ -76,6 +76,12 @@ def build_fields(system: System) -> dict[str, str]:
     return presets()[system.preset]["fields"]
 
 
+def auth_type(system: System) -> str:
+    from connectors.hr.presets import presets
+
+    return str(presets()[system.preset].get("auth", {}).get("type", "none"))
+
+
 def test_people_who_left_are_found_inactive(system, fake, tmp_path):
     gone = build(system, tmp_path).find("email", "gone@example.com")
     if system.keeps_leavers:
@@ -178,6 +184,8 @@ def test_check_proves_the_credentials_and_one_lookup_and_names_empty_fields(
     nobody = runner.invoke(main, ["check", "--config", str(config()), "--person", "x@example.com"])
     assert nobody.exit_code == 1 and "lookup   nobody has email 'x@example.com'" in nobody.output
     wrong = "client_secret" if system.oauth2 else "password"
+    # A key or token sent as it is (x-api-key, X-Auth-Token, Bearer): that key is the wrong one.
+    wrong = {"api_key": "api_key", "bearer": "token"}.get(auth_type(system), wrong)
     if system.preset == "bamboohr":
         wrong = "username"
     refused = runner.invoke(main, ["check", "--config", str(config(**{wrong: "wrong-one"}))])
