@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
@@ -64,18 +65,48 @@ class ListCall(Call):
     paging = fields.Nested(PagingOptions, load_default=lambda: PagingOptions().load({}))
 
 
+#: What a record without the active rule's field (absent, null or empty) says: "inactive"
+#: (the default: the person is found, so a refund reaches them, but gets no token and no
+#: balance), "active", or "refuse" (the record is an error: a lookup answering it fails, and so
+#: does a list read holding it).
+WHEN_MISSING = ("inactive", "active", "refuse")
+
+
 class ActiveRule(Schema):
     """Who is active: `field`'s value is one of `values`, or is none of `inactive_values`
-    (compared as text, case-insensitively; JSON true is "true")."""
+    (see `same`); a record without the field is what `when_missing` says."""
 
     field = fields.String(required=True)
     values = fields.List(fields.Raw(), load_default=list)
     inactive_values = fields.List(fields.Raw(), load_default=list)
+    when_missing = fields.String(load_default="inactive", validate=validate.OneOf(WHEN_MISSING))
 
     @validates_schema
     def _one(self, data: dict[str, Any], **_: Any) -> None:
         if bool(data["values"]) == bool(data["inactive_values"]):
             raise ValidationError("give `values` or `inactive_values`")
+
+
+def rule_says(rule: dict[str, Any], value: Any) -> bool | None:
+    """Whether `value` of the rule's field is an active person's; None when there is none."""
+    if value is None or value in ("", [], {}) or (isinstance(value, str) and not value.strip()):
+        return None
+    if rule["values"]:
+        return same(value) in {same(v) for v in rule["values"]}
+    return same(value) not in {same(v) for v in rule["inactive_values"]}
+
+
+def same(value: Any) -> str:
+    """A value as the active rule compares it: a number by what it is worth (a TOML 0 is JSON's
+    0 and 0.0, and the text "0"), JSON true and false as "true" and "false" (never 1 and 0),
+    text without regard to case or surrounding spaces."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        number = Decimal(str(value))
+        if number.is_finite():
+            return format(number.normalize(), "f")
+    return str(value).strip().casefold()
 
 
 class RestDirectoryOptions(Schema):

@@ -35,7 +35,7 @@ from connectors.base import (
 from connectors.directory import Dataset, DirectoryIndex, batched
 from connectors.directory.remote import find_indexed, only_match, private_index, unique_rows
 from connectors.hr.auth import Authenticator, AuthOptions, auth_failed
-from connectors.hr.options import ESCAPES, Refused, RestDirectoryOptions
+from connectors.hr.options import ESCAPES, Refused, RestDirectoryOptions, rule_says
 from connectors.hr.paging import pages, records_at
 from connectors.http import HttpClient, HttpPolicy, json_of, short_text
 from connectors.rest_mapping import (
@@ -79,6 +79,7 @@ class RestDirectoryConnector(ProfileSource, GrantsSource):
         self.lookups = lookup or {}
         self.list_call = list_call
         self.active_rule = active
+        self._said_missing = False
         self.points_path = points
         self.client = HttpClient(self.name, HttpPolicy(**(http or {})), session)
         self.auth = Authenticator(auth or AuthOptions().load({}), self.client)
@@ -227,10 +228,24 @@ class RestDirectoryConnector(ProfileSource, GrantsSource):
         rule = self.active_rule
         if rule is None:
             return True
-        have = _text(dig(record, rule["field"])).casefold()
-        if rule["values"]:
-            return have in {_text(v).casefold() for v in rule["values"]}
-        return have not in {_text(v).casefold() for v in rule["inactive_values"]}
+        said = rule_says(rule, dig(record, rule["field"]))
+        if said is not None:
+            return said
+        missing = rule.get("when_missing", "inactive")
+        if missing == "refuse":
+            raise UpstreamError(
+                f"{self.name}: a record has no {rule['field']} to say whether the person is "
+                'active (active.when_missing = "refuse")'
+            )
+        if not self._said_missing:  # once: a list can hold thousands
+            self._said_missing = True
+            log.warning(
+                "%s: a record has no %s; read as %s (active.when_missing)",
+                self.name,
+                rule["field"],
+                missing,
+            )
+        return bool(missing == "active")
 
 
 def _first(record: Any, paths: str) -> str:
