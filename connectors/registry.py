@@ -6,9 +6,11 @@ Ours are registered exactly as an integrator's are, under
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 from collections.abc import Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ from connectors.base import (
 )
 
 GROUP = "points_gateway.connectors"
+log = logging.getLogger(__name__)
+_told: set[str] = set()  # broken entry points already said, once per process
 
 
 class UnknownConnector(LookupError):
@@ -40,8 +44,18 @@ class BadOptions(ValueError):
 
 
 def available() -> dict[str, type[Connector]]:
-    """Every installed connector class by name (loading each entry point)."""
-    return {ep.name: ep.load() for ep in entry_points(group=GROUP)}
+    """Every installed connector class by name (loading each entry point). One that cannot be
+    loaded (a typo in its target, a missing dependency) is left out, and said once, on one
+    line naming its distribution and entry point, as a warning of this module's logger."""
+    found = {}
+    for ep in entry_points(group=GROUP):
+        try:
+            found[ep.name] = _load(ep)
+        except UnknownConnector as exc:
+            if ep.value not in _told:
+                _told.add(ep.value)
+                log.warning("%s; left out", exc)
+    return found
 
 
 def connector_class(name: str) -> type[Connector]:
@@ -49,9 +63,23 @@ def connector_class(name: str) -> type[Connector]:
     if not matches:
         known = ", ".join(sorted(ep.name for ep in entry_points(group=GROUP))) or "none"
         raise UnknownConnector(f"unknown connector {name!r} (installed: {known})")
-    cls = next(iter(matches)).load()
+    return _load(next(iter(matches)))
+
+
+def _load(ep: EntryPoint) -> type[Connector]:
+    """The class `ep` names; UnknownConnector, in one line, when it cannot be loaded."""
+    dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else "an unknown distribution"
+    where = f"connector {ep.name!r} (entry point {ep.name} = {ep.value}, from {dist})"
+    try:
+        cls = ep.load()
+    except Exception as exc:  # whatever the plugin's import raises: its name, not a traceback
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())
+        if isinstance(exc, AttributeError) and exc.name and exc.obj is not None:
+            near = difflib.get_close_matches(exc.name, dir(exc.obj), 1)
+            why += f" (did you mean {near[0]!r}?)" if near else ""
+        raise UnknownConnector(f"{where} cannot be loaded: {why}") from None
     if not (isinstance(cls, type) and issubclass(cls, Connector)):
-        raise UnknownConnector(f"entry point {name!r} does not name a Connector class")
+        raise UnknownConnector(f"{where} does not name a Connector class")
     return cls
 
 
