@@ -15,7 +15,18 @@ class KekaApi(HrApi):
     totalRecords and nextPage, null on the last page; 429 past the rate limit) and its
     "Get all employees" (`GET https://{company}.keka.com/api/v1/hris/employees`, records under
     `data`). Its token endpoint takes grant_type=kekaapi, scope=kekaapi, client_id,
-    client_secret and api_key as a form."""
+    client_secret and api_key as a form.
+
+    A record's `employmentStatus` is an integer, as Keka's published OpenAPI types it (the
+    `EmploymentStatus` enum, int32, values 0 and 1, in the SDKs generated from it:
+    https://github.com/konfig-sdks/keka-hr-python-sdk/blob/b479db790c3f48e093d868d615ba2735aa397ed2/keka_hr_python_sdk/model/employment_status.py);
+    "Working" and "Relieved" are only the names the `employmentStatus` query filter takes
+    (the SDK's README, `employees.get_all`). 0 is Working and 1 Relieved: the filter lists the
+    names in that order, and an integration reading live answers maps them so; no Keka page
+    says it in words."""
+
+    #: employmentStatus of a person who works here, and of one who has left.
+    WORKING, RELIEVED = 0, 1
 
     company = "acme"
     base = f"https://{company}.keka.com/api/v1"
@@ -46,7 +57,7 @@ class KekaApi(HrApi):
             "mobilePhone": p.mobile,
             "jobTitle": {"identifier": "jt-1", "title": p.title},
             "groups": [{"id": "g-1", "title": p.department, "groupType": 1}],
-            "employmentStatus": "Working" if p.active else "Relieved",
+            "employmentStatus": self.WORKING if p.active else self.RELIEVED,
             **p.extra,
         }
 

@@ -12,9 +12,14 @@ from tests.fakes.hr.registry import ID, REFRESH, SECRET, System
 class WorkdayApi(HrApi):
     """Workday REST, as Workday's REST API documentation describes it: an API client's
     refresh-token grant at https://<host>/ccx/oauth2/<tenant>/token with the client id and
-    secret as HTTP Basic, and GET https://<host>/ccx/api/v1/<tenant>/workers with `search`
-    (loose: any worker whose name, id or email contains the text), `limit` (at most 100) and
-    `offset`; the answer's `total` and `data`. Current workers only."""
+    secret as HTTP Basic, and GET https://<host>/ccx/api/v1/<tenant>/workers with `search`,
+    `limit` (at most 100) and `offset`; the answer's `total` and `data`. Current workers only.
+
+    `search` matches names and worker ids, never emails: Workato's "Search workers" action
+    (https://docs.workato.com/connectors/workday-rest/search-worker-action.html: workers whose
+    names start with the text, any case) and UiPath's "Search Workers by Name or ID" activity
+    over the same API (name or ID; space-delimited words are an OR). Here, loosely: any worker
+    whose name or worker id contains one of the words, in any case."""
 
     host = "wd2-impl-services1.workday.com"
     tenant = "acme_dpt1"
@@ -46,6 +51,11 @@ class WorkdayApi(HrApi):
             **p.extra,
         }
 
+    @staticmethod
+    def named(worker: dict[str, Any], word: str) -> bool:
+        """Whether `search` finds `worker` by `word`: by its name or worker id only."""
+        return word in worker["descriptor"].lower() or word in worker["workerId"].lower()
+
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
         if method != "GET" or path != "/workers":
             return 404, {}, ""
@@ -53,14 +63,8 @@ class WorkdayApi(HrApi):
         offset = int(query.get("offset", "0"))
         found = [self.worker(i, p) for i, p in enumerate(self.people) if p.active]
         if "search" in query:
-            text = query["search"].lower()
-            found = [
-                w
-                for w in found
-                if text in w["descriptor"].lower()
-                or text in w["workerId"].lower()
-                or text in w["primaryWorkEmail"].lower()
-            ]
+            words = query["search"].lower().split()
+            found = [w for w in found if any(self.named(w, word) for word in words)]
         return 200, {}, json.dumps({"total": len(found), "data": found[offset : offset + limit]})
 
 
