@@ -80,12 +80,10 @@ LOOKUPS = [
     # Personio filters by "one or more provided email addresses": a value holding a comma asks
     # for several people, none of whom has the value asked.
     ("personio", {"email_list": True}, "email", "no@x.com,jo@x.com", ["pam@x.com", "jo@x.com"], None),
-    # Workday's search: any worker whose name, id or email contains the text.
-    ("workday", {}, "email", "jo@x.com", ["jo@x.com.au", "ajo@x.com", "jo@x.com"], "N2"),
-    ("workday", {}, "email", "jo@x.com", ["jo@x.com.au", "ajo@x.com"], None),
+    # Workday's search matches names and worker ids by what they start with or contain (not
+    # emails: those are answered from the host's index, tested with the other indexes below).
     ("workday", {}, "employee_id", "E1001", ["E10010", "XE1001", "E1001"], "N2"),
     ("workday", {}, "employee_id", "E1001", ["E10010", "XE1001"], None),
-    ("workday", {}, "email", "jo@x.com", ["Jo@X.com", "jo@x.com"], REFUSED),
 ]
 # fmt: on
 
