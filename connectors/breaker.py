@@ -3,6 +3,11 @@
 The lock guards only the breaker's state, never the call itself, so a connector's calls run
 in parallel (unlike pybreaker, which holds its lock while the wrapped call runs). While open,
 callers fail at once; after `reset_seconds` one caller at a time is let through as a trial.
+
+A call made under `probing()` (the gateway's status lookups) need not wait out the reset time:
+while the breaker is open it is let through as the trial, one at a time. A lookup is what
+settles a write that may have been applied; failing it fast while the system is back would
+answer `outcome_unknown` for a debit that was taken. Its success closes the breaker for all.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from connectors import telemetry
@@ -20,6 +27,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+_probing: ContextVar[bool] = ContextVar("breaker_probing", default=False)
+
+
+@contextmanager
+def probing() -> Iterator[None]:
+    """Calls made inside may probe an open breaker (see the module's docstring)."""
+    token = _probing.set(True)
+    try:
+        yield
+    finally:
+        _probing.reset(token)
 
 
 class BreakerOpen(UpstreamUnavailable):
@@ -83,8 +101,8 @@ class CircuitBreaker:
                 return False
             if (
                 self._state == OPEN
-                and self._timer() - self._opened_at >= self.reset_seconds
                 and not self._trial_running
+                and (_probing.get() or self._timer() - self._opened_at >= self.reset_seconds)
             ):
                 self._state = HALF_OPEN
                 self._trial_running = True

@@ -1,4 +1,5 @@
-"""The circuit breaker with real threads: opens, fails fast, one trial, never serialises."""
+"""The circuit breaker with real threads: opens, fails fast, one trial, never serialises; a
+probe (the gateway's status lookups) goes through an open one at once, one at a time."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import threading
 import pytest
 
 from connectors.base import UpstreamUnavailable
-from connectors.breaker import BreakerOpen, CircuitBreaker
+from connectors.breaker import BreakerOpen, CircuitBreaker, probing
 
 
 class Clock:
@@ -117,3 +118,41 @@ def test_calls_are_not_serialised_behind_the_breaker(breaker):
     for t in threads:
         t.join(10)
     assert errors == []
+
+
+def test_a_probe_goes_through_an_open_breaker_at_once_and_its_success_closes_it(breaker):
+    fail(breaker, 3)
+    with pytest.raises(BreakerOpen):  # long before reset_seconds: a plain call fails fast
+        breaker.call(lambda: "ok", outage)
+    with probing():
+        assert breaker.call(lambda: "found", outage) == "found"
+    assert breaker.state == "closed"
+    assert breaker.call(lambda: "ok", outage) == "ok"  # for everyone
+
+
+def test_a_failed_probe_keeps_it_open_and_probes_go_one_at_a_time(breaker):
+    fail(breaker, 3)
+    with probing():
+        fail(breaker, 1)
+    assert breaker.state == "open"
+    with pytest.raises(BreakerOpen):
+        breaker.call(lambda: "ok", outage)
+    entered, release, results = threading.Event(), threading.Event(), []
+
+    def probe():
+        entered.set()
+        release.wait(5)
+        return "found"
+
+    def first():
+        with probing():
+            results.append(breaker.call(probe, outage))
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert entered.wait(5)
+    with probing(), pytest.raises(BreakerOpen):  # another probe while one runs: fail fast
+        breaker.call(lambda: "second", outage)
+    release.set()
+    t.join(5)
+    assert results == ["found"] and breaker.state == "closed"

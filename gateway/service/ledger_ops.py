@@ -30,6 +30,7 @@ from connectors.base import (
     UpstreamAuthFailed,
     UpstreamUnavailable,
 )
+from connectors.breaker import probing
 from gateway.journal import Journal, Operation
 from gateway.journal.records import utcnow
 from gateway.service.money import format_points, from_units
@@ -106,7 +107,8 @@ class LedgerOperations:
         record: Receipt | None = receipt
         if self.ledger.can_lookup:
             try:
-                record = self.ledger.lookup(reference_of(claimed))
+                with probing():  # a lookup may go through an open breaker: see breaker.py
+                    record = self.ledger.lookup(reference_of(claimed))
             except ConnectorError as exc:
                 return self._unknown(claimed, f"known to the ledger; status lookup failed: {exc}")
             if record is None:
@@ -124,7 +126,8 @@ class LedgerOperations:
         the same reference again (the requester learns the outcome either way)."""
         if self.ledger.can_lookup:
             try:
-                found = self.ledger.lookup(reference_of(claimed))
+                with probing():  # a lookup may go through an open breaker: see breaker.py
+                    found = self.ledger.lookup(reference_of(claimed))
             except ConnectorError as exc:
                 return self._unknown(claimed, f"status lookup failed: {exc}")
             if found is not None:
