@@ -1,21 +1,59 @@
-"""How the gateway settles a write that may have arrived, beyond the happy path: a status
-lookup after a short outage opened the breaker."""
+"""How the gateway settles a write that may have arrived, beyond the happy path: the backoff
+after a request's polls, and a status lookup after a short outage opened the breaker."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import requests
 
+from connectors.base import OutcomeUnknown
 from connectors.rest_ledger import RestLedgerConnector, RestLedgerOptions
+from gateway.errors import OutcomeNotKnown
+from gateway.journal.records import utcnow
 from gateway.service.ledger_ops import LedgerPolicy
 from tests.fakes import rest_ledger as fake
+from tests.fakes.ledger import MemoryLedger
 from tests.test_ledger_service import service_for
 
 #: The defaults' backoff, as an installation has it.
 REAL = LedgerPolicy(wait_seconds=2, settle_seconds=30, retry_base_seconds=5, retry_max_seconds=600)
+
+
+class Undecided(MemoryLedger):
+    """A ledger whose status lookup cannot tell yet (a write "processing")."""
+
+    def lookup(self, reference: str):
+        raise OutcomeUnknown(f"memory ledger: {reference} is processing")
+
+
+def test_a_request_s_polls_do_not_push_the_next_try_away(journal, tmp_path):
+    """The request polls the lookup every 0.25 s for wait_seconds, each poll a claim: the next
+    try is about as far off as the debit is old, not 2 ** polls tries away (7 min 30 s)."""
+    ledger = Undecided({"DB123": Decimal(1000)}, fault=lambda kind, ref: "lost")
+    ledger.idempotent = False
+    service = service_for(journal, ledger, tmp_path, REAL)
+    with pytest.raises(OutcomeNotKnown):
+        service.redeem("DB123", "O1", Decimal(10))
+    op = journal.order("debit", "O1")
+    assert op.state == "unknown" and op.attempts >= 5  # polls were made, and counted
+    assert op.next_attempt_at is not None
+    assert op.next_attempt_at - utcnow() <= timedelta(seconds=REAL.retry_base_seconds)
+
+
+def test_the_backoff_grows_with_the_operation_s_age(journal, tmp_path):
+    ledger = Undecided({"DB123": Decimal(1000)})
+    service = service_for(journal, ledger, tmp_path, REAL)
+    op, _ = journal.open_order("debit", "DB123", "DB123", "O2", 10_0000, "debit:O2")
+    claimed = journal.claim(op.id, ("received",), "sent")
+    for age, at_most in ((0, 5), (60, 60), (7200, 600)):
+        service.ops._now = lambda age=age: op.created_at + timedelta(seconds=age)
+        retry_at = service.ops._backoff(claimed)
+        waits = (retry_at - op.created_at).total_seconds() - age
+        assert at_most / 2 <= waits <= at_most, (age, waits)
 
 
 def lost_answer_after_outage(mock, api: fake.LedgerApi, down: list[bool], lose: list[bool]):

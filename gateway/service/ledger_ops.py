@@ -192,11 +192,13 @@ class LedgerOperations:
         return self._finish(claimed, "received", detail, retry_at=at)
 
     def _backoff(self, claimed: Operation) -> datetime:
-        """Exponential with jitter, by how often the operation was tried."""
-        tries = max(claimed.attempts, 1)
-        delay = min(
-            self.policy.retry_max_seconds, self.policy.retry_base_seconds * 2 ** (tries - 1)
-        )
+        """Exponential with jitter, by the operation's age: the next try comes after about as
+        long as it has waited already (retry_base_seconds at least, retry_max_seconds at most),
+        so tries space out 1, 2, 4, 8... whoever made them. Not by its claims (`attempts`): a
+        waiting request claims it every poll, and its dozens of polls in a few seconds would
+        push the next try minutes away."""
+        age = (self._now() - claimed.created_at).total_seconds()
+        delay = min(self.policy.retry_max_seconds, max(self.policy.retry_base_seconds, age))
         return self._now() + timedelta(seconds=delay * random.uniform(0.5, 1.0))
 
 
