@@ -255,6 +255,8 @@ def test_a_lost_debit_a_redelivery_finds_unapplied_is_sent_again(journal, tmp_pa
     ledger = MemoryLedger(
         {"DB123": Decimal(funds)}, fault=lambda k, r: fates.pop(0) if fates else None
     )
+    ledger.idempotent = False  # the lookup alone settles it (an idempotent ledger is sent it
+    # again at once: tests/test_ledger_settling.py)
     # The first delivery polls once after 0.25 s and must still find the debit unsettled:
     # settle_seconds leaves room for a slow journal beyond that poll.
     policy = replace(FAST, wait_seconds=0.1, settle_seconds=0.8)

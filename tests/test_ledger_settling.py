@@ -1,9 +1,11 @@
 """How the gateway settles a write that may have arrived, beyond the happy path: the backoff
-after a request's polls, and a status lookup after a short outage opened the breaker."""
+after a request's polls, a status lookup after a short outage opened the breaker, and an
+idempotent ledger with a lookup that does not find the write yet."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -96,3 +98,32 @@ def test_a_debit_applied_as_a_short_outage_ends_is_found_although_the_breaker_op
     assert not result.replayed and journal.order("debit", "O1").state == "applied"
     assert dict(api.applied) == {"debit:O1": 1} and api.accounts["DB123"] == Decimal(990)
     assert ledger.client.breaker.state == "closed"
+
+
+def test_an_idempotent_ledger_with_a_lookup_is_sent_again_before_settle_seconds(journal, tmp_path):
+    """A 503 that applied nothing: the lookup does not find it, and the ledger applies a
+    reference once, so the waiting request sends it again at once instead of answering
+    outcome_unknown for settle_seconds (30 s)."""
+    fates = ["lost"]
+    ledger = MemoryLedger(
+        {"DB123": Decimal(1000)}, fault=lambda k, r: fates.pop(0) if fates else None
+    )
+    assert ledger.idempotent and ledger.can_lookup
+    service = service_for(journal, ledger, tmp_path, REAL)
+    result = service.redeem("DB123", "O1", Decimal(10))
+    assert not result.replayed and ledger.total("debit") == Decimal(10)
+    assert journal.order("debit", "O1").state == "applied"
+
+
+def test_a_ledger_with_a_lookup_that_is_not_idempotent_still_waits_settle_seconds(
+    journal, tmp_path
+):
+    fates = ["lost"]
+    ledger = MemoryLedger(
+        {"DB123": Decimal(1000)}, fault=lambda k, r: fates.pop(0) if fates else None
+    )
+    ledger.idempotent = False
+    service = service_for(journal, ledger, tmp_path, replace(REAL, wait_seconds=0.6))
+    with pytest.raises(OutcomeNotKnown):
+        service.redeem("DB123", "O1", Decimal(10))
+    assert ledger.total("debit") == 0  # never sent again blindly

@@ -4,7 +4,8 @@ The rules, from ../shared/HR-SYSTEMS.md "Safe retries":
 - a write that certainly never arrived (UpstreamUnavailable) did nothing: a debit is rejected
   (a new delivery of the order may try again), a refund or credit stays owed (`received`);
 - a write that may have arrived is `unknown` until the ledger's status lookup settles it, or an
-  idempotent ledger is sent the same reference again; never a blind retry or a blind refund;
+  idempotent ledger is sent the same reference again (at once, when its lookup does not find
+  it yet: it applies a reference once); never a blind retry or a blind refund;
 - a debit is sent only for a live request (Xoxoday shows "payment failed" on a failure answer,
   so a debit applied later would buy nothing); refunds and credits are owed and are sent until
   applied, by whoever gets to them first: the request, the worker, `journal resolve`.
@@ -124,6 +125,7 @@ class LedgerOperations:
 
         `live`: a request for this very debit is waiting, so an idempotent ledger may be sent
         the same reference again (the requester learns the outcome either way)."""
+        resend = self.ledger.idempotent and (live or claimed.kind != "debit")
         if self.ledger.can_lookup:
             try:
                 with probing():  # a lookup may go through an open breaker: see breaker.py
@@ -136,12 +138,16 @@ class LedgerOperations:
                 return self._finish(claimed, "applied", "found applied by the status lookup")
             sent_at = claimed.sent_at or claimed.created_at
             settled = sent_at + timedelta(seconds=self.policy.settle_seconds)
+            if self._now() < settled and resend:
+                # Not there yet, or never arrived: the ledger applies a reference once, so
+                # sending it again settles it now instead of after settle_seconds.
+                return self.send(claimed, profile)
             if self._now() < settled:
                 return self._unknown(claimed, "not found by the status lookup yet", settled)
             if claimed.kind == "debit":
                 return self._finish(claimed, "rejected", "not applied (status lookup)", _lost())
             return self._owed(claimed, "not applied (status lookup): to be sent again", now=True)
-        if self.ledger.idempotent and (live or claimed.kind != "debit"):
+        if resend:
             return self.send(claimed, profile)
         return self._unknown(
             claimed,
