@@ -37,7 +37,8 @@ run: $(RUN_STAMP)
 	token=$$($(BIN)/points-gateway token --config $(DEMO) DB123) && \
 	echo "Demo gateway on http://$$host:$$port (Ctrl-C stops it). Try:" && \
 	echo "  curl -s http://$$host:$$port/v1/points/balance -H 'Content-Type: application/json' \\" && \
-	echo "       -d '{\"unique_id\":\"DB123\",\"auth_token\":\"$$token\"}'" && echo
+	echo "       -d '{\"unique_id\":\"DB123\",\"auth_token\":\"$$token\"}'" && \
+	echo "The console: http://$$host:$$port/console/ (log in as demo, password demo-console-password)" && echo
 	exec $(BIN)/points-gateway serve --config $(DEMO) --bind '$(BIND)'
 
 # Empties the demo's journal: every redemption, refund and credit made while trying it.

@@ -5,6 +5,7 @@ port, `make demo-reset`, `--version`, `gunicorn gateway.wsgi:app` from anywhere,
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -126,7 +127,9 @@ def test_make_run_on_another_port_prints_a_curl_that_works_as_pasted(tmp_path):
     # The demo's own journal stays as it is: this run writes elsewhere.
     env = clean_env(GATEWAY_DATABASE_URL=f"sqlite:///{tmp_path / 'journal.db'}")
     proc = subprocess.Popen(
-        ["make", "--no-print-directory", "run", f"PORT={port}"],
+        # RUN_STAMP=: the suite's venv is installed; a pyproject.toml changed since would
+        # reinstall it here, mid-test.
+        ["make", "--no-print-directory", "run", f"PORT={port}", "RUN_STAMP="],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -136,9 +139,13 @@ def test_make_run_on_another_port_prints_a_curl_that_works_as_pasted(tmp_path):
     )
     try:
         assert proc.stdout is not None
-        hint = [proc.stdout.readline() for _ in range(3)]
+        hint = [proc.stdout.readline() for _ in range(4)]
         assert hint[0].startswith(f"Demo gateway on http://127.0.0.1:{port} "), hint
         command = (hint[1].rstrip().removesuffix("\\") + hint[2]).strip()
+        console = f"http://127.0.0.1:{port}/console/"
+        assert hint[3].startswith(f"The console: {console} "), hint
+        login = re.search(r"log in as (\S+), password (\S+)\)", hint[3])
+        assert login is not None, hint
         assert command.startswith(f"curl -s http://127.0.0.1:{port}/v1/points/balance")
         deadline = time.monotonic() + 60
         while True:
@@ -147,6 +154,13 @@ def test_make_run_on_another_port_prints_a_curl_that_works_as_pasted(tmp_path):
                 break
             time.sleep(0.3)
         assert '"points_available":"2000"' in answer.stdout.replace(" ", "")
+        # ...and the console's login, as printed, opens the console.
+        browser = requests.Session()
+        page = browser.get(console + "login", timeout=10).text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token is not None, page[:300]
+        body = {"name": login[1], "password": login[2], "csrf_token": token[1]}
+        assert browser.post(console + "login", data=body, timeout=10).url == console
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

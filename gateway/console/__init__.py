@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask
 from flask_login import LoginManager
 
-from gateway.console import sessions, settle, views
+from gateway.console import demo, sessions, settle, views
 from gateway.console.access import ConsoleUser
 from gateway.service.money import format_points, from_units
 
@@ -26,6 +26,8 @@ def register(app: Flask, gateway: Any) -> None:
     console = gateway.settings.console
     if not console["enabled"]:
         return
+    if gateway.settings.demo:
+        demo.add_demo_operator(gateway.journal)
     # Flask's signed cookie holds the forms' CSRF token only (the session is in the journal:
     # sessions.py); it is signed with a key of its own, derived from secret_key.
     signing = gateway.settings.secret_keys[-1].encode()

@@ -23,6 +23,7 @@ from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from gateway.console.access import ConsoleUser, Lockout, user_from_header
+from gateway.console.demo import is_demo_password
 from gateway.console.views import LoginForm, bp, current_gateway
 from gateway.journal.operators import Audit, ConsoleSessions, Operators
 
@@ -97,6 +98,9 @@ def login() -> Any:
     if not lockout.attempt(name, address):
         log.warning("console: login refused, locked out: %r from %s", name, address)
         return _login_page(form, "Too many failed attempts: wait a few minutes.", 429)
+    if not gateway.settings.demo and is_demo_password(form.password.data):
+        log.warning("console: the demo's public password refused for %r from %s", name, address)
+        return _login_page(form, "That is the demo's public password: not outside a demo.", 403)
     found = Operators(gateway.journal).verify(name, form.password.data)
     if found is None:
         log.warning("console: failed login for %r from %s", name, address)
