@@ -143,19 +143,55 @@ def _line(op: Operation) -> str:
 
 @main.command(short_help="Apply owed refunds and credits, settle unknown debits.")
 @config_option
-@click.option("--once", is_flag=True, help="One pass over what is due, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="One pass over what is due, then exit: a line for each operation moved or left (with "
+    "when it is due) and a summary line.",
+)
 @operator_errors
 def worker(config_path: str | None, once: bool) -> None:
     """Apply owed refunds and credits and settle unknown debits, until stopped."""
     with _ledger_worker(config_path) as w:
         if once:
-            for op in w.run_once():
-                click.echo(_line(op))
+            _once(w)
             return
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         w.run_forever(stop)
+
+
+def _once(w: Any) -> None:
+    """One pass, saying what it moved, what it left and when each is due, and a summary on
+    stderr: cron shows an operator something whatever happened."""
+    moved = w.run_once()
+    for op in moved:
+        click.echo(_line(op))
+    now = datetime.now(UTC)
+    waiting = w.waiting(moved)
+    for left in waiting:
+        op = left.op
+        click.echo(
+            f"{op.id:>6}  skipped: {op.kind} {op.order_id} ({op.state}), {left.why}; "
+            f"due {_due(left.due, now)}"
+        )
+    dues = [d for d in [op.next_attempt_at for op in moved if not op.finished] if d] + [
+        left.due for left in waiting if left.due is not None
+    ]
+    nearest = f"; next due {_due(min(dues), now)}" if dues else ""
+    click.echo(f"worker: {len(moved)} moved, {len(waiting)} skipped{nearest}", err=True)
+
+
+def _due(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "never by itself"
+    seconds = max(0, round((at - now).total_seconds()))
+    if seconds == 0:
+        return "now"
+    minutes, rest = divmod(seconds, 60)
+    wait = f"{minutes} min {rest} s" if minutes else f"{rest} s"
+    return f"{at.isoformat(timespec='seconds')} (in {wait})"
 
 
 @journal.command("pending", short_help="List what the points ledger has not settled.")

@@ -16,7 +16,8 @@ import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from connectors.base import ConnectorError, Profile
 from gateway.journal import Operation
@@ -28,6 +29,16 @@ LEASE = "ledger-worker"
 #: Steps an operator's resolve takes on one operation: unknown -> (lookup) received -> (sent)
 #: applied, with one to spare.
 MOST_STEPS = 4
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An unfinished operation a pass left alone: why, and when it is due (None: never by
+    itself, it waits for an operator)."""
+
+    op: Operation
+    why: str
+    due: datetime | None
 
 
 class Worker:
@@ -77,6 +88,25 @@ class Worker:
             return self.ops.send(claimed, profile) if claimed else None
         claimed = self.journal.claim(op.id, ("sent", "unknown"), None, lease)
         return self.ops.resolve(claimed, profile, live=False) if claimed else None
+
+    def waiting(self, moved: list[Operation]) -> list[Waiting]:
+        """Every unfinished operation but those `moved`, with why it was left and when due."""
+        now, ids = utcnow(), {op.id for op in moved}
+        return [self._why(op, now) for op in self.journal.unfinished() if op.id not in ids]
+
+    def _why(self, op: Operation, now: datetime) -> Waiting:
+        if op.state == "conflict":
+            return Waiting(
+                op, "a conflict, for an operator (journal resolve --id N --as ...)", None
+            )
+        if op.claimed_until is not None and op.claimed_until > now:
+            return Waiting(op, "held by a request or another worker", op.claimed_until)
+        sending = op.created_at + timedelta(seconds=self.lease_seconds)
+        if op.kind == "debit" and op.state == "received" and sending > now:
+            return Waiting(op, "its request is sending it", sending)
+        if op.next_attempt_at is not None and op.next_attempt_at > now:
+            return Waiting(op, "backing off", op.next_attempt_at)
+        return Waiting(op, "due, not moved (its member's HR record could not be read?)", now)
 
     def resolve_now(self, ids: list[int]) -> list[tuple[Operation, Operation | None]]:
         """Drive the operations `ids` one step now, backoff or not (an operator's "resolve
