@@ -15,6 +15,9 @@ from typing import Any, ClassVar, Literal
 from marshmallow import Schema, fields
 
 IdentityField = Literal["employee_id", "email", "mobile"]
+#: The most decimal places the gateway ever sends a connector (its journal keeps amounts in
+#: ten-thousandths of a point; `[gateway] max_decimals` may allow fewer).
+MAX_DECIMALS = 4
 IDENTITY_FIELDS: tuple[IdentityField, ...] = ("employee_id", "email", "mobile")
 #: Profile's text fields, which a provider's record fills through a name mapping.
 PROFILE_FIELDS = (
@@ -245,6 +248,11 @@ class PointsLedger(Connector):
 
     #: True when the ledger applies one reference once however often it is sent.
     idempotent: ClassVar[bool] = False
+    #: The decimal places the ledger keeps (2: hundredths), or None when it holds any amount
+    #: the gateway sends (up to MAX_DECIMALS). The gateway refuses to start when
+    #: `[gateway] max_decimals` would accept amounts the ledger cannot hold; the kit tries
+    #: amounts at every precision up to it.
+    decimals: ClassVar[int | None] = None
 
     @abstractmethod
     def balance(self, profile: Profile) -> Balance | None:

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,6 +89,19 @@ def _role(
     return connector
 
 
+def _precision(settings: Settings, ledger: PointsLedger) -> str | None:
+    """Why the gateway would accept amounts the ledger cannot hold (its `decimals`), or None."""
+    places = ledger.decimals
+    if places is None or settings.max_decimals <= places:
+        return None
+    return (
+        f"gateway.max_decimals: {settings.max_decimals}, but the points ledger "
+        f"{settings.points.name!r} keeps {places} decimal places: an amount such as "
+        f"{Decimal(1).scaleb(-settings.max_decimals)} would be accepted and then refused or "
+        f"rounded by it; set max_decimals = {places}"
+    )
+
+
 def token_authority(settings: Settings) -> TokenAuthority:
     """Issues and verifies auth tokens; email identities match whatever their case."""
     return TokenAuthority(
@@ -110,6 +124,10 @@ def build_gateway(settings: Settings) -> Gateway:
     )
     window = settings.refund_replay_window_seconds
     service: PointsService
+    if isinstance(points, PointsLedger) and (problem := _precision(settings, points)):
+        factory.close()
+        journal.dispose()
+        raise ConfigError(problem)
     if isinstance(points, PointsLedger):
         policy = LedgerPolicy(**{f.name: settings.ledger[f.name] for f in fields(LedgerPolicy)})
         service = LedgerPointsService(profiles, points, journal, identity, money, policy, window)
