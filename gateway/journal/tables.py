@@ -113,6 +113,16 @@ ORPHANS = Index(
     postgresql_where=text("orphan IS NOT NULL"),
 )
 
+#: When an operation last changed, where a points ledger settles it (updated_at is NULL for
+#: the rest): the console's chart of unfinished operations over time finds the ones finished
+#: within its window by it, however long the journal (gateway/console/history.py).
+CHANGED = Index(
+    "ix_operations_updated_at",
+    operations.c.updated_at,
+    sqlite_where=text("updated_at IS NOT NULL"),
+    postgresql_where=text("updated_at IS NOT NULL"),
+)
+
 #: Every delivery of an order that reached a points ledger's debit, and what it was answered:
 #: the history behind operations.answered, for support ("what did Xoxoday hear, and when?").
 deliveries = Table(
