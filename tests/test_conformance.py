@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from connectors.base import Profile
 from connectors.csv_source import CsvConnector
 from connectors.darwinbox import DarwinboxConnector
 from connectors.testing import GrantsSourceContract, PointsLedgerContract, ProfileSourceContract
+from connectors.testing_faults import Tally
 from tests.conftest import EMPLOYEES, write_csv
 from tests.fakes import darwinbox as fake_darwinbox
 from tests.fakes.ledger import MemoryLedger
@@ -72,12 +74,45 @@ class TestDarwinboxProfiles(ProfileSourceContract):
         return fake_darwinbox.SECRETS
 
 
+class MemoryFaults:
+    """The kit's faults, made by the in-memory double's own fault hook: how a connector that
+    does not talk HTTP through `requests` gives the kit its faults."""
+
+    kinds = frozenset({"refused", "unavailable", "applied_then_5xx", "applied_then_timeout"})
+    FATES = {"refused": "down", "unavailable": "lost"}
+
+    def __init__(self, ledger: MemoryLedger) -> None:
+        self.armed, self.tally = None, Tally()
+        ledger.fault = self.fate
+
+    def fate(self, kind: str, reference: str) -> str | None:
+        if self.armed is None:
+            return None
+        armed, self.armed = self.armed, None
+        self.tally.hit = True
+        fate = self.FATES.get(armed, "late")
+        self.tally.sent += fate == "late"
+        return fate
+
+    @contextmanager
+    def during(self, kind: str):
+        self.armed, self.tally = kind, Tally()
+        try:
+            yield self.tally
+        finally:
+            self.armed = None
+
+
 class TestMemoryLedger(PointsLedgerContract):
     """The kit's ledger checks on the in-memory double the service tests use."""
 
     @pytest.fixture
     def connector(self):
         return MemoryLedger({"DB123": Decimal("250.75")})
+
+    @pytest.fixture
+    def faults(self, connector):
+        return MemoryFaults(connector)
 
     @pytest.fixture
     def funded(self, connector):
