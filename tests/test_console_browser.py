@@ -157,9 +157,13 @@ def test_an_operator_settles_a_flaky_ledger_s_orders_in_the_browser(
     page = context.new_page()
     page.set_default_timeout(10_000)
     screens = Screens(page)
+    violations = csp_violations(page)
     log_in(page, gateway.base, "alice")
     page.wait_for_selector("h1:text('Overview')")
     assert page.inner_text("#unfinished").startswith("2")
+    # The charts: this hour's three debits, two of them unfinished, as the table says.
+    assert page.locator("#chart-debit rect").count() == 2  # applied, unfinished
+    assert page.locator("#chart-unfinished circle").last.get_attribute("data-value") == "2"
     screens.shoot("overview")
 
     # Search the order the flaky ledger left unknown, and resolve it now.
@@ -224,6 +228,92 @@ def test_an_operator_settles_a_flaky_ledger_s_orders_in_the_browser(
     context.close()
     state = requests.get(f"{ledger}/_state", timeout=5).json()
     assert state["applied"] == {"debit:OK-1": 1, "debit:FLAKY-1": 1, "debit:FLAKY-2": 1}
+    assert violations == []
+
+
+def csp_violations(page: Any) -> list[str]:
+    """What Chromium refuses under the console's CSP (an inline style or script), as it
+    reports it on the page's console; filled as the page goes."""
+    found: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            found.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return found
+
+
+def seed_two_days(gateway: Gateway) -> int:
+    """Two days of a busy gateway in the journal, an outage of the ledger three hours long
+    among them (debits left unknown, settled when it came back, two of them still not):
+    how many debits it received in the window the charts show."""
+    from datetime import timedelta
+
+    from gateway.journal import Journal
+    from gateway.journal.records import utcnow
+    from tests.test_console_charts import Row, put
+
+    now = utcnow()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    rows, debits = [], 0
+    for back in range(47, 0, -1):
+        start = hour - timedelta(hours=back)
+        busy = 4 + (start.hour * 7) % 9  # some hours busier than others
+        outage = 8 <= back <= 10
+        for n in range(busy):
+            created = start + timedelta(minutes=n * 55 / busy + 1)
+            took = timedelta(seconds=0.15 + (n % 5) * 0.08 + (1.2 if back in (11, 7) else 0))
+            if outage:
+                settled = hour - timedelta(hours=7) + timedelta(minutes=n)
+                state = "unknown" if n < 2 and back == 8 else "applied"
+                rows.append(Row("debit", state, created, settled, created, 2))
+            else:
+                state = "rejected" if n % 11 == 3 else "applied"
+                rows.append(Row("debit", state, created, created + took, created, 1))
+            debits += 1
+            if n % 4 == 1:
+                rows.append(Row("refund", "applied", created, created + took, created, 1))
+            if n % 9 == 2:
+                rows.append(Row("credit", "applied", created, created + took, created, 1))
+    url = f"sqlite:///{gateway.config.parent / 'journal.db'}"
+    journal = Journal(url)
+    try:
+        put(journal, rows, prefix="SEED-")
+    finally:
+        journal.dispose()
+    return debits
+
+
+def test_the_overview_s_charts_in_the_browser(ledger: str, gateway: Gateway, browser: Any):
+    """Two days of history and an outage, drawn: the numbers under the charts are the
+    journal's, this host's calls to the ledger are counted across its workers, and Chromium
+    refuses nothing under the CSP."""
+    debits = seed_two_days(gateway)
+    assert redeem(gateway, "NOW-1", "10")["status"] == "1"
+    flaky(ledger, True)
+    assert redeem(gateway, "NOW-2", "10")["error_code"] == "outcome_unknown"
+    flaky(ledger, False)
+    page = browser.new_context(viewport={"width": 1200, "height": 800}).new_page()
+    page.set_default_timeout(10_000)
+    violations = csp_violations(page)
+    log_in(page, gateway.base, "alice")
+    page.wait_for_selector("#chart-unfinished")
+    assert page.inner_text("#hourly h3 >> nth=0") == f"Debits: {debits + 2}"
+    levels = page.locator("#chart-unfinished circle")
+    assert levels.count() == 48
+    now = int(levels.last.get_attribute("data-value") or "-1")
+    assert now == 3 and page.inner_text("#unfinished").startswith("3")  # two seeded, NOW-2
+    assert max(int(v) for v in levels.evaluate_all("l => l.map(c => c.dataset.value)")) > 3
+    outcomes = {
+        (r.text_content() or "").split(":")[0]: r.get_attribute("class")
+        for r in page.locator("#chart-calls rect").all()
+    }
+    assert outcomes["ok"] == "call-ok" and outcomes["outcome_unknown"] == "call-failed"
+    assert page.locator("#chart-write-times rect.took").count() >= 40
+    assert page.locator("#unfinished-numbers tbody tr").count() == 48  # folded, but there
+    Screens(page).shoot("overview-charts")
+    assert violations == []
 
 
 def test_a_viewer_cannot_resolve_passwords_are_rate_limited_and_csrf_is_required(

@@ -25,9 +25,10 @@ def fill(journal: Journal) -> None:
     rows = []
     for i in range(COUNT):
         state = "unknown" if i % 5000 == 0 else "applied"
+        created = start + timedelta(seconds=i * 70)
         rows.append(
             {
-                "created_at": start + timedelta(seconds=i * 70),
+                "created_at": created,
                 "kind": ("debit", "refund", "credit")[i % 3],
                 "state": state,
                 "member": f"E{i % 20000}",
@@ -37,6 +38,10 @@ def fill(journal: Journal) -> None:
                 "fingerprint": "f",
                 "answer": "{}",
                 "reference": f"debit:O{i}",
+                # Sent to a points ledger at once, settled a moment later (the charts' reads).
+                "attempts": 1,
+                "sent_at": created,
+                "updated_at": created + timedelta(seconds=1 + i % 7),
                 "orphan": "reported" if i % 9999 == 0 else None,
             }
         )
@@ -84,6 +89,8 @@ def test_every_console_page_query_uses_an_index(app):
     finally:
         captured.close()
     assert len(captured.statements) >= 10
+    # The overview's charts among them: the window by created_at, and what finished in it.
+    assert any("updated_at >=" in statement for statement, _ in captured.statements)
     with journal.reader.connect() as conn:
         for statement, params in captured.statements:
             if journal.is_sqlite:

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask
 from flask_login import LoginManager
 
-from gateway.console import demo, sessions, settle, views
+from gateway.console import charts, demo, sessions, settle, views
 from gateway.console.access import ConsoleUser
 from gateway.service.money import format_points, from_units
 
@@ -59,6 +59,7 @@ def register(app: Flask, gateway: Any) -> None:
     # Amounts are kept in ten-thousandths of a point: pages show points.
     app.jinja_env.globals["points"] = lambda units: format_points(from_units(units))
     app.jinja_env.filters["points"] = format_points
+    app.jinja_env.filters["seconds"] = charts.seconds
     app.register_blueprint(views.bp)
 
 

@@ -9,9 +9,12 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
 
+from gateway.console.history import History, history
+from gateway.console.ledger_calls import LedgerCalls, ledger_calls
 from gateway.journal import Journal, Operation
 from gateway.journal.records import as_utc, operation_from_row, utcnow
 from gateway.journal.tables import UNFINISHED_ROWS, leases, operations, xoxoday_tokens
+from gateway.service.ledger import LedgerPointsService
 
 PAGE = 100
 
@@ -30,6 +33,9 @@ class Overview:
     cache: dict[str, Any] | None = None
     tokens: list[tuple[str, datetime | None, datetime | None]] = field(default_factory=list)
     leases: list[tuple[str, str, datetime]] = field(default_factory=list)
+    history: History | None = None  # the charts' hours (history.py)
+    ledger: bool = False  # the points live in a points ledger
+    calls: LedgerCalls | None = None  # the ledger's calls, this host's count (ledger_calls.py)
 
 
 def overview(gateway: Any) -> Overview:
@@ -63,7 +69,11 @@ def overview(gateway: Any) -> Overview:
                 select(leases.c.name, leases.c.holder, leases.c.until)
             )
         ]
+    found.history = history(gateway.journal, now)
     found.health = gateway.service.readiness()
+    found.ledger = isinstance(gateway.service, LedgerPointsService)
+    if found.ledger:  # after the readiness check: its call to the ledger is counted too
+        found.calls = ledger_calls(gateway.service.points_connector)
     found.breakers = breakers(gateway.service)
     if gateway.profile_cache is not None:
         found.cache = gateway.profile_cache.stats()

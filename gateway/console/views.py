@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from gateway.console import charts
 from gateway.console.exports import finance_csv, operations_csv
 from gateway.console.overview import PAGE, overview, unfinished_page
 from gateway.journal.operators import Audit
@@ -81,9 +82,12 @@ def _refused(error: CSRFError) -> tuple[str, int]:
 @bp.get("/")
 @login_required
 def home() -> str:
+    found = overview(current_gateway())
+    assert found.history is not None
     return render_template(
         "console/overview.html",
-        o=overview(current_gateway()),
+        o=found,
+        charts=charts.overview(found.history, found.ledger, found.calls),
         unfinished_states=UNFINISHED_STATES,
         logout=ActionForm(),
     )
