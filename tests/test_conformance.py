@@ -79,7 +79,6 @@ class MemoryFaults:
     does not talk HTTP through `requests` gives the kit its faults."""
 
     kinds = frozenset({"refused", "unavailable", "applied_then_5xx", "applied_then_timeout"})
-    FATES = {"refused": "down", "unavailable": "lost"}
 
     def __init__(self, ledger: MemoryLedger) -> None:
         self.armed, self.tally = None, Tally()
@@ -90,7 +89,7 @@ class MemoryFaults:
             return None
         armed, self.armed = self.armed, None
         self.tally.hit = True
-        fate = self.FATES.get(armed, "late")
+        fate = {"refused": "down", "unavailable": "lost"}.get(armed, "late")
         self.tally.sent += fate == "late"
         return fate
 

@@ -70,7 +70,9 @@ def test_worker_once_says_what_it_left_and_when_each_is_due(config, journal):
         lines[2],
     ), lines[2]
     (summary,) = out.stderr.splitlines()
-    assert re.fullmatch(r"worker: 1 moved, 2 skipped; next due \S+ \(in 7 min [0-3]?\d s\)", summary)
+    assert re.fullmatch(
+        r"worker: 1 moved, 2 skipped; next due \S+ \(in 7 min [0-3]?\d s\)", summary
+    )
 
 
 def test_worker_once_with_nothing_unfinished_says_so(config, journal):
