@@ -178,7 +178,7 @@ def test_an_operator_settles_a_flaky_ledger_s_orders_in_the_browser(
     page.click("text=Resolve now…")
     assert "1 operation will be driven now" in page.inner_text("#preview")
     screens.shoot("resolve-preview")
-    page.click("text=Resolve these 1 now")
+    page.click("text=Resolve this one now")
     assert "found applied by the status lookup" in page.content()
     screens.shoot("resolved")
 

@@ -190,6 +190,7 @@ def test_journal_and_ledger_are_compared_and_differences_named(ledger_app: Flask
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert re.search(r'id="differ">1<', text), text
+    assert '<span id="differ">1</span> differs</h2>' in text
     assert "the ledger&#39;s write is 40 points, not 50" in text
     assert "both applied it, for the same points" in text  # C-1
     assert "unfinished (unknown): resolving it settles this" in text and f">{unknown}<" in text
@@ -357,3 +358,38 @@ def test_over_https_a_post_from_another_origin_is_refused(ledger_app: Flask):
         "/console/login", data=login, base_url=https, headers={"Referer": f"{https}/console/login"}
     )
     assert same.status_code == 302
+
+
+def test_counts_read_right_in_the_singular_and_the_plural(ledger_app: Flask, ledger: Flaky):
+    """ "Resolve these 1 now" read wrong: each count in a sentence, once in the singular and
+    once in the plural."""
+    from gateway.console.charts import plural
+
+    assert plural(1, "minute") == "1 minute" and plural(0, "minute") == "0 minutes"
+    assert plural(2, "entry", "entries") == "2 entries"
+    assert redeem(ledger_app, "P-0")["status"] == "1"
+    first = stuck(ledger_app, ledger, "P-1")
+    client = ledger_app.test_client()
+    assert log_in(client) == 302
+    token = csrf(client, "/console/unfinished")
+    journal = ledger_app.extensions["points_gateway"].journal
+    applied = journal.order("debit", "P-0")
+    assert applied.attempts == 1
+    assert "(1 attempt)" in client.get(f"/console/operations/{applied.id}").get_data(True)
+    attempts = journal.operation(first).attempts
+    assert attempts > 1
+    assert f"({attempts} attempts)" in client.get(f"/console/operations/{first}").get_data(True)
+    assert "Resolve the one shown now" in client.get("/console/unfinished").get_data(True)
+    one = client.post(
+        "/console/unfinished/preview", data={"csrf_token": token, "ids": [str(first)]}
+    )
+    text = one.get_data(as_text=True)
+    assert "1 operation will be driven now" in text and "Resolve this one now</button>" in text
+    second = stuck(ledger_app, ledger, "P-2")
+    assert "Resolve all 2 shown now" in client.get("/console/unfinished").get_data(True)
+    both = client.post(
+        "/console/unfinished/preview", data={"csrf_token": token, "ids": [str(first), str(second)]}
+    )
+    text = both.get_data(as_text=True)
+    assert "2 operations will be driven now" in text and "Resolve these 2 now</button>" in text
+    assert "After 60 minutes each is" in client.get("/console/reconciliation").get_data(True)

@@ -60,6 +60,7 @@ def register(app: Flask, gateway: Any) -> None:
     app.jinja_env.globals["points"] = lambda units: format_points(from_units(units))
     app.jinja_env.filters["points"] = format_points
     app.jinja_env.filters["seconds"] = charts.seconds
+    app.jinja_env.filters["plural"] = charts.plural
     app.register_blueprint(views.bp)
 
 
