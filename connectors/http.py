@@ -5,7 +5,8 @@ the reading of each answer to its last byte (connectors/http_deadline.py). Retri
 stay within it, back off exponentially with jitter and honour Retry-After when it fits. Only
 what is safe is retried: any failure of an idempotent call (a lookup), but for a call that moves
 points only a failure to connect, because anything later may mean the system received it.
-Redirects are followed only within the origin called (connectors/http_redirects.py).
+Redirects are followed only within the origin called (connectors/http_redirects.py); a client
+certificate, when given, is presented on every connection (connectors/http_tls.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import requests
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, validate, validates_schema
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -46,6 +47,7 @@ from connectors.http_deadline import (
     DeadlinePassed,
 )
 from connectors.http_redirects import RedirectRefused, send_within_origin
+from connectors.http_tls import check_tls_options, tls_fields, use_tls, why_not
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,10 @@ class HttpPolicy:
     attempts: int = 3
     breaker_failures: int = 5
     breaker_reset_seconds: float = 30.0
+    # Mutual TLS and a private CA (connectors/http_tls.py): absolute paths of PEM files.
+    client_cert: str | None = None
+    client_key: str | None = None
+    ca_file: str | None = None
 
 
 class HttpOptions(Schema):
@@ -86,6 +92,8 @@ class HttpOptions(Schema):
     breaker_reset_seconds = fields.Float(
         load_default=HttpPolicy.breaker_reset_seconds, validate=validate.Range(min=0.1)
     )
+    client_cert, client_key, ca_file = tls_fields()
+    _tls = validates_schema(check_tls_options)
 
 
 def http_options_field() -> fields.Nested:
@@ -144,6 +152,7 @@ class HttpClient:
         self.session = session or requests.Session()
         for prefix in ("https://", "http://"):  # the deadline's watch on every connection
             self.session.mount(prefix, DeadlineAdapter())
+        self.tls = use_tls(self.session, policy.client_cert, policy.client_key, policy.ca_file)
         self.breaker = CircuitBreaker(name, policy.breaker_failures, policy.breaker_reset_seconds)
         self._sleep = sleep
 
@@ -162,6 +171,8 @@ class HttpClient:
         a timeout or reset after connecting, or a 5xx answer. `refused`: an answer that says
         our credentials are refused (a token endpoint's 401), raised as CredentialsRefused,
         which the breaker counts: it will keep refusing until someone fixes them."""
+
+        kwargs = {**self.tls, **kwargs}
 
         def call() -> requests.Response:
             response = self._with_retries(method, url, idempotent, kwargs)
@@ -197,7 +208,7 @@ class HttpClient:
                 why = (
                     f"its {deadline.seconds:g} s budget ran out"
                     if deadline.expired
-                    else type(exc).__name__
+                    else why_not(exc, self.policy.client_cert)
                 )
                 if not idempotent and not certainly_not_sent(exc):
                     raise OutcomeUnknown(f"{self.name}: {what} after sending ({why})") from None

@@ -1,7 +1,7 @@
-"""What the Factorial, Deel, Sage HR and Gusto presets do beyond what every preset is put through
-(tests/test_hr_presets.py), and the two systems no preset can describe: ADP Workforce Now (a
-client certificate on every call) and HROne (no public API document), whose hand-written pages
-must stay in the site and must not be overwritten by the page generator."""
+"""What the Factorial, Deel, Sage HR, Gusto and ADP Workforce Now presets do beyond what every
+preset is put through (tests/test_hr_presets.py), and the system no preset can describe: HROne
+(no public API document), whose hand-written page must stay in the site and must not be
+overwritten by the page generator."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.fakes.hr.registry import ID, REFRESH, SECRET, systems
 from tests.test_hr_presets import build
 
 REPO = Path(__file__).resolve().parent.parent
-HAND_WRITTEN = {"adp_workforce_now": "ADP Workforce Now", "hrone": "HROne"}
+HAND_WRITTEN = {"hrone": "HROne"}
 
 
 def gusto(mock: Any, staff: list[Person], revokes_used: bool = True) -> GustoApi:
@@ -121,13 +121,58 @@ def test_a_hand_written_page_is_in_the_site_and_no_preset_overwrites_it(name):
     assert f"connectors/hr/{name}.md" in nav
 
 
-def test_the_adp_page_s_claim_holds_no_client_certificate_can_be_configured():
-    """The ADP page says no connector option presents a TLS client certificate: when one is
-    added, this fails, and the page (and perhaps a preset) should change."""
-    from connectors.hr.auth import AuthOptions
+def adp(mock: Any, staff: list[Person]) -> Any:
+    api = systems()["adp_workforce_now"].fake(staff)
+    api.mount(mock)
+    return api
+
+
+def test_adp_refuses_a_connector_without_its_client_certificate(mock, tmp_path):
+    """ADP takes no call, not even the token request, without the certificate it signed."""
+    api = adp(mock, people(3))
+    connector = build(systems()["adp_workforce_now"], tmp_path, http={"budget_seconds": 2})
+    with pytest.raises(UpstreamAuthFailed, match="certificate was not presented"):
+        connector.find("email", "person.1@example.com")
+    assert api.without_cert >= 1 and api.token_calls == 0
+
+
+def test_adp_is_called_with_the_certificate_the_token_request_included(mock, tmp_path):
+    api = adp(mock, people(3))
+    found = build(systems()["adp_workforce_now"], tmp_path).find("employee_id", "E0002")
+    assert found is not None and (found.email, found.active) == ("person.2@example.com", True)
+    assert api.without_cert == 0 and api.token_calls == 1
+
+
+def test_adp_reads_its_list_to_the_204_past_the_last_worker(mock, tmp_path):
+    """250 workers, 100 a page: three pages, then 204 No Content past the last ends the list."""
+    api = adp(mock, people(250))
+    assert build(systems()["adp_workforce_now"], tmp_path).find("employee_id", "E0249")
+    skips = [re.search(r"%24skip=(\d+)", c).group(1) for c in api.calls]
+    assert skips == ["0", "100", "200", "250"]  # the offset advances by the workers read
+    assert all("%24top=100" in c for c in api.calls)
+
+
+def test_adp_people_on_leave_are_inactive_unless_the_company_lets_them_redeem(mock, tmp_path):
+    on_leave = {"workerStatus": {"statusCode": {"codeValue": "Inactive"}}}
+    adp(mock, [Person("E1", "a@x.com", "A", "B", extra=on_leave)])
+    assert build(systems()["adp_workforce_now"], tmp_path).find("email", "a@x.com").active is False
+    (tmp_path / "lets").mkdir()
+    lets = {"values": ["Active", "Inactive"]}
+    found = build(systems()["adp_workforce_now"], tmp_path / "lets", active=lets).find(
+        "email", "a@x.com"
+    )
+    assert found.active is True
+
+
+def test_adp_s_page_is_generated_from_its_preset_now_that_a_certificate_can_be_configured():
+    """The hand-written page said no connector could present a client certificate; the `http`
+    table now takes one, so the page is the preset's, and says how to give it."""
+    from connectors.hr import catalog
     from connectors.http import HttpOptions
 
-    names = set(AuthOptions().fields) | set(HttpOptions().fields)
-    assert not {n for n in names if "cert" in n or "tls" in n or "ssl" in n}
+    assert {"client_cert", "client_key", "ca_file"} <= set(HttpOptions().fields)
     page = (REPO / "docs" / "connectors" / "hr" / "adp_workforce_now.md").read_text()
-    assert "client certificate" in page and "csv" in page.lower()
+    assert page == catalog.render("adp_workforce_now")
+    assert "http.client_cert" in page and "client_cert = " in page
+    nav = (REPO / "mkdocs.yml").read_text()
+    assert "ADP Workforce Now: connectors/hr/adp_workforce_now.md" in nav
