@@ -9,7 +9,6 @@ and nginx runs with a certificate made here, reached through `curl --resolve`.
 
 from __future__ import annotations
 
-import datetime
 import os
 import re
 import shutil
@@ -20,12 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.conftest import PG_SKIP, PG_URL, reset_postgres
+from tests.fakes.certs import self_signed
 from tests.servers import REPO, free_port
 
 pytestmark = pytest.mark.slow
@@ -45,30 +42,10 @@ def walk() -> tuple[list[str], str]:
 
 def certificate(folder: Path) -> tuple[Path, Path]:
     """A self-signed certificate for HOST: (cert, key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    key_pem, cert_pem = self_signed(ec.generate_private_key(ec.SECP256R1()), HOST, 1, dns=HOST)
     cert_path, key_path = folder / "points.crt", folder / "points.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_path.write_bytes(cert_pem)
+    key_path.write_bytes(key_pem)
     return cert_path, key_path
 
 

@@ -12,10 +12,11 @@ from cryptography.x509.oid import NameOID
 
 
 def self_signed(
-    key: Any, common_name: str, days: int, ip: str | None = None
+    key: Any, common_name: str, days: int, ip: str | None = None, dns: str | None = None
 ) -> tuple[bytes, bytes]:
     """(private key PEM, certificate PEM) for `key`, valid from yesterday for `days` days;
-    `ip` adds it as the certificate's subject alternative name, as TLS clients check."""
+    `ip` or `dns` adds it as the certificate's subject alternative name, as TLS clients
+    check."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
     builder = (
@@ -27,9 +28,13 @@ def self_signed(
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=days))
     )
+    names: list[x509.GeneralName] = []
     if ip is not None:
-        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))])
-        builder = builder.add_extension(san, critical=False)
+        names.append(x509.IPAddress(ipaddress.ip_address(ip)))
+    if dns is not None:
+        names.append(x509.DNSName(dns))
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     cert = builder.sign(key, hashes.SHA256())
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
