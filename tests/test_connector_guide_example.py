@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import ast
 import inspect
+import itertools
+import re
+import sys
+from decimal import Decimal
 
 import pytest
+import requests
+import responses
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 import connectors.base
-from tests.guide_examples import as_module, guide_blocks, install
+from tests.guide_examples import GUIDE, as_module, guide_blocks, install
 
 CONNECTOR_CODE, TEST_CODE = guide_blocks("example-connector")
 LEDGER_CODE, LEDGER_TEST_CODE = guide_blocks("example-ledger")
@@ -95,3 +102,100 @@ def test_the_guide_s_api_is_connectors_base(documented: ast.ClassDef):
     fields = {name for name, text in actual.items() if not text.startswith("(")}
     assert fields <= set(shown), f"{documented.name}: the guide leaves out {fields - set(shown)}"
     assert _public_methods(real) <= set(shown), documented.name
+
+
+# -- the guide's table of what each of Vault's methods raises, for each answer ---------------
+TABLE_HEAD = "| Answer | `balance` | `debit`, `credit` | `lookup` | `check` |"
+VAULT = "https://vault.acme.example/api"
+PAM = connectors.base.Profile("DB123", "pam@example.com", "Pam", "B")
+
+
+def _table() -> list[list[str]]:
+    text = GUIDE.read_text(encoding="utf-8")
+    lines = text[text.index(TABLE_HEAD) :].splitlines()[2:]
+    rows = [line for line in itertools.takewhile(lambda line: line.startswith("|"), lines)]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+def _refused() -> requests.ConnectionError:
+    reason = NewConnectionError(None, "[Errno 111] Connection refused")  # type: ignore[arg-type]
+    return requests.ConnectionError(MaxRetryError(None, VAULT, reason))  # type: ignore[arg-type]
+
+
+#: How the fake answers for each row: an exception, (status, body), or the guide's FakeVault.
+ANSWERS: dict[str, object] = {
+    "connection refused, DNS (retried)": _refused(),
+    "timeout or reset after sending": requests.ReadTimeout("read timed out"),
+    "500, 502, 503, 504": (503, "<error/>"),
+    "429": (429, "<error/>"),
+    "breaker open": "breaker",
+    "401, 403": (401, "<error>BAD_KEY</error>"),
+    "200 / 201": "vault",
+    "404": (404, "<error/>"),
+    "409": "vault",
+    "422": (422, "<error>INSUFFICIENT_FUNDS</error>"),
+    "another 4xx": (418, "<error/>"),
+    "another 5xx": (501, "<error/>"),
+    "not XML": "not xml",
+}
+TABLE = _table()
+
+
+@pytest.mark.parametrize("row", TABLE, ids=[row[0] for row in TABLE])
+def test_the_guide_s_table_is_what_vault_raises(row: list[str]):
+    answer = ANSWERS[row[0]]
+    vault = ledger_test["FakeVault"]()
+    vault.entries["held"] = {"id": "E9", "member": "DB123", "kind": "debit", "amount": "700"}
+
+    def callback(request):
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, tuple):
+            return answer[0], {}, answer[1]
+        if answer == "not xml":
+            return (200 if request.method == "GET" else 201), {}, "oops"
+        return vault(request)
+
+    ledger = sys.modules["acme_vault.connector"].VaultLedger
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method in ("GET", "POST"):
+            mock.add_callback(method, re.compile(re.escape(VAULT) + "/.*"), callback)
+        connector = ledger(VAULT, "vault-key-5ec7e7", {"attempts": 2, "budget_seconds": 1})
+        if answer == "breaker":
+            vault.down = True
+            for _ in range(5):
+                with pytest.raises(connectors.base.UpstreamUnavailable):
+                    connector.balance(PAM)
+            vault.down = False
+        reference = "held" if row[0] == "409" else "new"
+        calls = {
+            "balance": lambda: connector.balance(PAM),
+            "debit": lambda: connector.debit(PAM, reference, Decimal("10.5")),
+            "lookup": lambda: connector.lookup("held"),
+            "check": connector.check,
+        }
+        for (name, call), cell in zip(calls.items(), row[1:], strict=True):
+            said = _said(row[1] if cell.startswith("as `balance`") else cell)
+            if said is not None:
+                assert _gives(call, name, said), (row[0], name, cell)
+
+
+def _said(cell: str) -> str | None:
+    """What a cell says a call gives: its first `name`, "passes", or None (not applicable)."""
+    found = re.search(r"`([^`(]+)", cell)
+    return found.group(1) if found else ("passes" if cell.startswith("passes") else None)
+
+
+def _gives(call, name: str, said: str) -> bool:
+    """Whether `call` raises the error `said` names (or a subclass), or answers it."""
+    try:
+        result = call()
+    except connectors.base.ConnectorError as exc:
+        return isinstance(exc, getattr(connectors.base, said, ()))
+    if result is None:
+        return said == ("passes" if name == "check" else "None")
+    return type(result).__name__ == said
+
+
+def test_every_answer_of_the_table_is_tried():
+    assert [row[0] for row in TABLE] == list(ANSWERS)
