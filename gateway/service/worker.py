@@ -96,9 +96,8 @@ class Worker:
 
     def _why(self, op: Operation, now: datetime) -> Waiting:
         if op.state == "conflict":
-            return Waiting(
-                op, "a conflict, for an operator (journal resolve --id N --as ...)", None
-            )
+            how = f"journal resolve --id {op.id} --as applied|rejected --reason ..."
+            return Waiting(op, f"a conflict, for an operator ({how})", None)
         if op.claimed_until is not None and op.claimed_until > now:
             return Waiting(op, "held by a request or another worker", op.claimed_until)
         sending = op.created_at + timedelta(seconds=self.lease_seconds)
