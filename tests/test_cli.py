@@ -208,6 +208,7 @@ def test_check_person_exits_1_for_nobody_and_for_someone_inactive(config_path, m
 
     found = check("U1000")
     assert found.exit_code == 0 and "lookup   found U1000 (active)" in found.stdout
+    assert "balance  1000 available (1000 received, 0 redeemed)" in found.stdout
     nobody = check("NOBODY")
     assert nobody.exit_code == 1 and "lookup   nobody has employee_id 'NOBODY'" in nobody.stdout
     real_find = CsvConnector.find
@@ -226,3 +227,25 @@ def test_check_person_exits_1_for_nobody_and_for_someone_inactive(config_path, m
         "Exit codes: 0 all is healthy; 1 something cannot be reached, or the --person is not "
         "found or is inactive; 2 the configuration is broken or a key is refused."
     ) in helped
+
+
+def test_check_person_reads_the_points_ledger_s_balance(tmp_path):
+    """An integrator's finding: `check --person` never asked the ledger, so a member it has no
+    account for (or a ledger that cannot answer) passed."""
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+    from tests.test_sql_ledger import company_database, ledger_config
+
+    url = company_database(f"sqlite:///{tmp_path / 'company.db'}", points="250.75")
+    config = ledger_config(tmp_path, url)
+
+    def check(person: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(main, ["check", "--config", str(config), "--person", person])
+
+    pam = check("DB123")
+    assert pam.exit_code == 0, pam.stdout
+    assert "balance  250.75 available" in pam.stdout
+    stranger = check("U1000")  # in the HR file, not in the ledger
+    assert stranger.exit_code == 1 and "lookup   found U1000 (active)" in stranger.stdout
+    assert "balance  user_not_found" in stranger.stdout

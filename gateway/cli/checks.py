@@ -65,7 +65,7 @@ def check(config_path: str | None, person: str | None) -> None:
         gateway.journal.require_schema(settings.auto_migrate)
         report = gateway.service.readiness()
         if person is not None:
-            found_ok, found_line = _look_up(gateway.service.profiles, settings.identity, person)
+            found_ok, found_line = _look_up(gateway.service, settings.identity, person)
     except SchemaNewer:
         raise  # not a check's finding: nothing of this release may run on it (one line, exit 2)
     except SchemaBehind as exc:
@@ -94,14 +94,18 @@ def check(config_path: str | None, person: str | None) -> None:
         sys.exit(1)
 
 
-def _look_up(profiles: Any, identity: str, person: str) -> tuple[bool, str]:
-    """One lookup through the profile connector: whether someone active came back (an inactive
-    one cannot use the storefront: a wrong active rule must not pass), and the line that says
-    who and which fields were empty (a mapping that names a field the system does not fill)."""
+def _look_up(service: Any, identity: str, person: str) -> tuple[bool, str]:
+    """One lookup through the profile connector, then the person's balance as the balance
+    endpoint would answer it (from the points ledger, or the grants and the journal): whether
+    someone active came back with a balance (an inactive one cannot use the storefront: a wrong
+    active rule must not pass), and the lines that say who, which fields were empty (a mapping
+    that names a field the system does not fill) and their points."""
     from connectors.base import PROFILE_FIELDS, ConnectorError
+    from gateway.errors import GatewayError
+    from gateway.service.money import format_points
 
     try:
-        found = profiles.find(identity, person)
+        found = service.profiles.find(identity, person)
     except ConnectorError as exc:
         return False, f"lookup   {exc.error_code}: {exc}"
     if found is None:
@@ -109,7 +113,16 @@ def _look_up(profiles: Any, identity: str, person: str) -> tuple[bool, str]:
     empty = [name for name in PROFILE_FIELDS if not getattr(found, name)]
     state = "active" if found.active else "inactive"
     filled = f"empty: {', '.join(empty)}" if empty else "every profile field filled"
-    return found.active, f"lookup   found {found.employee_id} ({state}); {filled}"
+    line = f"lookup   found {found.employee_id} ({state}); {filled}"
+    try:
+        points = service.balance_of(found, person)
+    except (ConnectorError, GatewayError) as exc:
+        return False, f"{line}\nbalance  {exc.error_code}: {exc}"
+    said = (
+        f"{format_points(points.available)} available ({format_points(points.received)} "
+        f"received, {format_points(points.redeemed)} redeemed)"
+    )
+    return found.active, f"{line}\nbalance  {said}"
 
 
 @main.command(short_help="List the installed connectors and their options.")
