@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import (
@@ -26,7 +27,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from connectors import telemetry
 from gateway.journal import JOURNAL_DOWN, Journal, why_down
@@ -84,41 +85,60 @@ class PrometheusTelemetry(telemetry.Telemetry):
         PROFILE_CACHE.labels(result).inc()
 
 
-class JournalCollector(Collector):
-    """The journal's own figures, read at scrape time."""
+@dataclass
+class Figures:
+    """One program's figures in the journal."""
 
-    def __init__(self, journal: Journal) -> None:
+    unfinished: dict[str, int] = field(default_factory=dict)  # by kind
+    orphans: dict[str, int] = field(default_factory=dict)  # by handling
+    points: tuple[int, int, int] = (0, 0, 0)  # debited, refunded, credited (units)
+    tokens: list[tuple[str, Any, Any]] = field(default_factory=list)  # name, expiries
+
+
+def journal_figures(conn: Connection, programs: Sequence[str]) -> dict[str, Figures]:
+    """Each of `programs`' figures, read in one query per figure, whatever their number."""
+    found = {program: Figures() for program in programs}
+    o, a, t = operations.c, accounts.c, xoxoday_tokens.c
+    pending = (
+        select(o.program, o.kind, func.count())
+        .where(o.program.in_(programs), UNFINISHED_ROWS)
+        .group_by(o.program, o.kind)
+    )
+    for program, kind, count in conn.execute(pending):
+        found[program].unfinished[kind] = count
+    orphans = (
+        select(o.program, o.orphan, func.count())
+        .where(o.program.in_(programs), o.orphan.is_not(None))
+        .group_by(o.program, o.orphan)
+    )
+    for program, handling, count in conn.execute(orphans):
+        found[program].orphans[handling] = count
+    moved = [func.coalesce(func.sum(column), 0) for column in (a.debited, a.refunded, a.credited)]
+    totals = select(a.program, *moved).where(a.program.in_(programs)).group_by(a.program)
+    for program, debited, refunded, credited in conn.execute(totals):
+        found[program].points = (int(debited), int(refunded), int(credited))
+    tokens = select(t.program, t.name, t.access_expires_at, t.refresh_expires_at)
+    for program, name, access, refresh in conn.execute(tokens.where(t.program.in_(programs))):
+        found[program].tokens.append((name, access, refresh))
+    return found
+
+
+class JournalCollector(Collector):
+    """The journal's own figures, read at scrape time: of the journal's program; or, given
+    `programs` (the configured ones: a bounded set), of each, labelled `program`."""
+
+    def __init__(self, journal: Journal, programs: Sequence[str] | None = None) -> None:
         self.journal = journal
+        self.programs = list(programs) if programs is not None else None
 
     def collect(self) -> Iterator[Metric]:
-        unfinished = UNFINISHED_ROWS
         up = GaugeMetricFamily(
             f"{PREFIX}_journal_up", "1 when the journal could be read for this scrape, else 0"
         )
+        programs = self.programs if self.programs is not None else [self.journal.program]
         try:
             with self.journal.reader.connect() as conn:
-                pending = conn.execute(
-                    select(operations.c.kind, func.count()).where(unfinished).group_by("kind")
-                ).all()
-                orphans = conn.execute(
-                    select(operations.c.orphan, func.count())
-                    .where(operations.c.orphan.is_not(None))
-                    .group_by(operations.c.orphan)
-                ).all()
-                tokens = conn.execute(
-                    select(
-                        xoxoday_tokens.c.name,
-                        xoxoday_tokens.c.access_expires_at,
-                        xoxoday_tokens.c.refresh_expires_at,
-                    )
-                ).all()
-                totals = conn.execute(
-                    select(
-                        func.coalesce(func.sum(accounts.c.debited), 0),
-                        func.coalesce(func.sum(accounts.c.refunded), 0),
-                        func.coalesce(func.sum(accounts.c.credited), 0),
-                    )
-                ).one()
+                figures = journal_figures(conn, programs)
         except JOURNAL_DOWN as exc:
             # The outage must not hide its own error counts: the rest of /metrics answers.
             log.warning("metrics: the journal could not be read: %s", why_down(exc))
@@ -127,41 +147,44 @@ class JournalCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
+        by = ["program"] if self.programs is not None else []
+
+        def labels(program: str, *values: str) -> list[str]:
+            return [*values, program] if by else list(values)
+
         gauge = GaugeMetricFamily(
             f"{PREFIX}_journal_unfinished",
             "Operations not yet applied or rejected (owed refunds, unsettled debits)",
-            labels=["kind"],
+            labels=["kind", *by],
         )
-        counts: dict[str, int] = {kind: count for kind, count in pending}
-        for kind in ("debit", "refund", "credit"):
-            gauge.add_metric([kind], counts.get(kind, 0))
-        yield gauge
         orphan_gauge = GaugeMetricFamily(
             f"{PREFIX}_journal_orphans",
             "Applied debits answered a failure and never delivered again, by what was done",
-            labels=["handling"],
+            labels=["handling", *by],
         )
-        handled: dict[str, int] = {handling: count for handling, count in orphans}
-        for handling in ("refunded", "reported"):
-            orphan_gauge.add_metric([handling], handled.get(handling, 0))
-        yield orphan_gauge
         points = CounterMetricFamily(
-            f"{PREFIX}_points", "Points moved, as the journal has them applied", labels=["kind"]
+            f"{PREFIX}_points",
+            "Points moved, as the journal has them applied",
+            labels=["kind", *by],
         )
-        for kind, units in zip(("debited", "refunded", "credited"), totals, strict=True):
-            points.add_metric([kind], float(from_units(int(units))))
-        yield points
         expiry = GaugeMetricFamily(
             f"{PREFIX}_xoxoday_token_expiry_timestamp_seconds",
             "When the stored Xoxoday API tokens expire (Unix time), by pair name and token",
-            labels=["name", "token"],
+            labels=["name", "token", *by],
         )
-        for name, *expires in tokens:
-            for token, at in zip(("access", "refresh"), expires, strict=True):
-                when = maybe_utc(at)
-                if when is not None:
-                    expiry.add_metric([name, token], when.timestamp())
-        yield expiry
+        for program, found in figures.items():
+            for kind in ("debit", "refund", "credit"):
+                gauge.add_metric(labels(program, kind), found.unfinished.get(kind, 0))
+            for handling in ("refunded", "reported"):
+                orphan_gauge.add_metric(labels(program, handling), found.orphans.get(handling, 0))
+            for kind, units in zip(("debited", "refunded", "credited"), found.points, strict=True):
+                points.add_metric(labels(program, kind), float(from_units(units)))
+            for name, *expires in found.tokens:
+                for token, at in zip(("access", "refresh"), expires, strict=True):
+                    when = maybe_utc(at)
+                    if when is not None:
+                        expiry.add_metric(labels(program, name, token), when.timestamp())
+        yield from (gauge, orphan_gauge, points, expiry)
 
 
 def install() -> None:

@@ -6,7 +6,10 @@ index), and those finished within the window (ix_operations_updated_at).
 
 Hours are whole UTC hours, grouped by the database (SQLite and PostgreSQL each their own way,
 neither depending on the session's time zone), so a busy window comes back as a few hundred
-groups, never as its rows."""
+groups, never as its rows.
+
+Every read is one program's: `program`, or the journal's own (Journal.program) when none is
+given; each starts from gateway.journal.scope.scoped, so each names it."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from sqlalchemy import (
 
 from gateway.journal import Journal
 from gateway.journal.records import FINISHED, UNFINISHED
+from gateway.journal.scope import scoped
 from gateway.journal.tables import UNFINISHED_ROWS, operations
 
 HOURS = 48
@@ -121,14 +125,18 @@ def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:
     return extract("epoch", end - start)
 
 
-def history(journal: Journal, now: datetime, hours: int = HOURS) -> History:
+def history(
+    journal: Journal, now: datetime, hours: int = HOURS, program: str | None = None
+) -> History:
+    """The charts of `program` (the journal's own when None)."""
     this_hour = now.replace(minute=0, second=0, microsecond=0)
     found = History([this_hour - timedelta(hours=hours - 1 - i) for i in range(hours)], now)
     first = _epoch_hour(found.since)
+    mine = journal.program if program is None else journal.for_program(program).program
     with journal.reader.connect() as conn:
         dialect = conn.dialect.name
-        _received(conn, dialect, found, first)
-        _unfinished(conn, dialect, found, first)
+        _received(conn, dialect, found, first, mine)
+        _unfinished(conn, dialect, found, first, mine)
     return found
 
 
@@ -142,7 +150,7 @@ def _index(hour: int, first: int, hours: int) -> int:
     return min(max(hour - first, 0), hours - 1)
 
 
-def _received(conn: Connection, dialect: str, found: History, first: int) -> None:
+def _received(conn: Connection, dialect: str, found: History, first: int, program: str) -> None:
     """Operations received in the window by hour, kind and state; and for the applied, the
     time the ledger took for those applied at their first attempt (orphans aside: marking one
     changes its updated_at long after it was applied)."""
@@ -151,7 +159,8 @@ def _received(conn: Connection, dialect: str, found: History, first: int) -> Non
     took = case((once, seconds_between(op.sent_at, op.updated_at, dialect)))
     # Each row's hour and time worked out once, in a subquery, then grouped.
     window = (
-        select(hour_of(op.created_at, dialect), op.kind, op.state, took.label("took"))
+        scoped(operations, program, hour_of(op.created_at, dialect), op.kind, op.state)
+        .add_columns(took.label("took"))
         .where(op.created_at >= found.since)
         .subquery()
     )
@@ -184,7 +193,7 @@ def _received(conn: Connection, dialect: str, found: History, first: int) -> Non
     found.received = {kind: [dict(h) for h in hours] for kind, hours in received.items()}
 
 
-def _unfinished(conn: Connection, dialect: str, found: History, first: int) -> None:
+def _unfinished(conn: Connection, dialect: str, found: History, first: int, program: str) -> None:
     """How many operations were unfinished at the end of each hour: each counts from when it
     was received until the journal last changed it, if it is finished now (its updated_at);
     until now, if it is not. Read from the unfinished (their partial index) and from those
@@ -195,19 +204,19 @@ def _unfinished(conn: Connection, dialect: str, found: History, first: int) -> N
     now_unfinished = 0
     created = hour_of(op.created_at, dialect)
     for at, count in conn.execute(
-        select(created, func.count()).where(UNFINISHED_ROWS).group_by(created)
+        scoped(operations, program, created, func.count()).where(UNFINISHED_ROWS).group_by(created)
     ):
         now_unfinished += count
         starts[_index(hour_number(at), first, size)] += count
     # One received in hour c and finished in hour f counts at the end of hours c .. f-1.
     ends = [0] * (size + 1)
     finished = hour_of(op.updated_at, dialect, "finished")
-    rows = conn.execute(
-        select(created, finished, func.count())
+    ended = conn.execute(
+        scoped(operations, program, created, finished, func.count())
         .where(op.updated_at >= found.since, op.state.in_(sorted(FINISHED)))
         .group_by(created, finished)
     )
-    for c, f, count in rows:
+    for c, f, count in ended:
         c, f = hour_number(c), hour_number(f)
         if f <= max(c, first):  # finished before the end of the first hour it could count in
             continue

@@ -19,9 +19,11 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import or_
 
+from gateway.journal.connections import Bound
 from gateway.journal.records import REQUEST_ID, Operation, as_utc, operation_from_row, utcnow
+from gateway.journal.scope import add, change, scoped
 from gateway.journal.tables import UNANSWERED_ROWS, deliveries, operations
 
 op = operations.c
@@ -33,15 +35,9 @@ def _waiting(cutoff: datetime | None) -> list[Any]:
     return [*where, op.answered_at < cutoff] if cutoff is not None else where
 
 
-class Deliveries:
-    """Mixed into Journal, whose engines and transactions it uses."""
-
-    @property
-    def reader(self) -> Engine:  # provided by Journal
-        raise NotImplementedError
-
-    def _write(self) -> AbstractContextManager[Connection]:  # provided by Journal
-        raise NotImplementedError
+class Deliveries(Bound):
+    """Mixed into Journal, whose engines and transactions it uses; every statement is the
+    journal's program's."""
 
     def locked_account(self, member: str) -> AbstractContextManager[Any]:  # provided by Journal
         raise NotImplementedError
@@ -57,8 +53,9 @@ class Deliveries:
         if answer == "ok":
             where.append(or_(op.orphan.is_(None), op.orphan == "reported"))
             values["orphan"] = None
+        answer_it = change(operations, self.program).where(*where).values(values)
         with self._write() as conn:
-            if conn.execute(update(operations).where(*where).values(values)).rowcount != 1:
+            if conn.execute(answer_it).rowcount != 1:
                 return False
             delivery = {
                 "operation_id": operation.id,
@@ -66,31 +63,33 @@ class Deliveries:
                 "answer": answer,
                 "request_id": REQUEST_ID.get(),
             }
-            conn.execute(insert(deliveries).values(delivery))
+            conn.execute(add(deliveries, self.program).values(delivery))
         return True
 
     def deliveries_of(self, operation_id: int) -> list[tuple[datetime, str, str | None]]:
         """Each delivery of a ledger debit: when, what it was answered, its request id."""
         d = deliveries.c
-        query = select(d.at, d.answer, d.request_id).where(d.operation_id == operation_id)
+        query = scoped(deliveries, self.program, d.at, d.answer, d.request_id)
+        query = query.where(d.operation_id == operation_id)
         with self.reader.connect() as conn:
             return [
                 (as_utc(at), answer, rid) for at, answer, rid in conn.execute(query.order_by(d.id))
             ]
 
     def orphan_candidates(self, cutoff: datetime, limit: int = 100) -> list[Operation]:
-        query = select(operations).where(*_waiting(cutoff)).order_by(op.answered_at).limit(limit)
+        query = scoped(operations, self.program).where(*_waiting(cutoff))
+        query = query.order_by(op.answered_at).limit(limit)
         with self.reader.connect() as conn:
             return [operation_from_row(row) for row in conn.execute(query)]
 
     def orphans(self) -> list[Operation]:
         """Every orphan, dealt with or still in its grace period, oldest first."""
         # Two reads, each on its own partial index; one read ORing them scanned the table.
-        dealt = select(operations).where(op.orphan.is_not(None))
-        waiting = select(operations).where(*_waiting(None))
+        dealt = scoped(operations, self.program).where(op.orphan.is_not(None))
+        waiting = scoped(operations, self.program).where(*_waiting(None))
         with self.reader.connect() as conn:
-            rows = [*conn.execute(dealt), *conn.execute(waiting)]
-        return sorted((operation_from_row(row) for row in rows), key=lambda found: found.id)
+            both = [*conn.execute(dealt), *conn.execute(waiting)]
+        return sorted((operation_from_row(row) for row in both), key=lambda found: found.id)
 
     def settle_orphan(
         self,
@@ -103,6 +102,8 @@ class Deliveries:
         """Mark `debit` an orphan, once, if it still is one; under the "refund" policy also
         record, in the same transaction, an owed refund of what remains of it. Answers that
         refund (None when reported, or when nothing remains or it was no orphan any more)."""
+        if debit.program != self.program:
+            return None  # another program's: its journal settles it (nor is an account opened)
         handling = "refunded" if policy == "refund" else "reported"
         since = debit.answered_at.isoformat(timespec="seconds") if debit.answered_at else "?"
         detail = (
@@ -111,7 +112,7 @@ class Deliveries:
         )
         with self.locked_account(debit.member) as acct:
             mark = (
-                update(operations)
+                change(operations, self.program)
                 .where(op.id == debit.id, *_waiting(cutoff))
                 .values(orphan=handling, detail=detail, updated_at=utcnow())
             )

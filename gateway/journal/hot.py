@@ -3,6 +3,7 @@
 A debit holds the journal's write lock, so its length caps the redemptions per second the whole
 host can make; measured here, SQLAlchemy's per-execution machinery more than doubled it (see
 docs/BENCHMARKS.md). The SQL and the pool are still SQLAlchemy's: only execution is direct.
+One HotPath serves every program on the database: each call names its program (b_program).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ class HotPath:
         self.open_account = RawStatement(open_account(dialect.name), dialect)
         self.debit_at_once = None if self.is_sqlite else RawStatement(debit_at_once(), dialect)
 
-    def totals(self, member: str) -> Totals:
-        params = {"b_member": member}
+    def totals(self, program: str, member: str) -> Totals:
+        params = {"b_program": program, "b_member": member}
         if self.thread_readers is not None:
             row = self.totals_query.fetchone(self.thread_readers.cursor(), params)
         else:
@@ -89,6 +90,7 @@ class HotPath:
 
     def debit(
         self,
+        program: str,
         member: str,
         unique_id: str,
         order_id: str,
@@ -101,8 +103,9 @@ class HotPath:
         A repeated order id raises the driver's IntegrityError from the insert; Journal.debit
         turns that into a replay. Overdraft rolls the insert back.
         """
-        values = operation_values("debit", member, unique_id, order_id, amount, answer)
+        values = operation_values(program, "debit", member, unique_id, order_id, amount, answer)
         move = {
+            "b_program": program,
             "b_member": member,
             "b_granted": granted,
             "b_amount": amount,
@@ -125,9 +128,9 @@ class HotPath:
                 # Nothing moved: the account cannot cover it, or it had no row when the UPDATE
                 # looked (on PostgreSQL, another delivery's first debit may have opened it and
                 # committed since). Open it if need be, hold its lock, and try once more.
-                locked = {"b_member": member}
+                locked = {"b_program": program, "b_member": member}
                 if self.lock_account.execute(cur, locked).fetchone() is None:
-                    self.open_account.execute(cur, {"b_member": member, "b_now": move["b_now"]})
+                    self.open_account.execute(cur, {**locked, "b_now": move["b_now"]})
                     self.lock_account.execute(cur, locked).fetchone()
                 taken = self.debit_within_balance.execute(cur, move).rowcount == 1
                 if not taken:

@@ -4,19 +4,23 @@ rejected | unknown, each step durable before the next.
 Whoever works on an operation (a request, the worker, an operator's `journal resolve`) first
 claims it: one UPDATE that succeeds for one process only, and sets `claimed_until`, which then
 fences the finishing UPDATE, so a claim that expired and was taken over cannot finish twice.
+
+Every statement is the journal's program's (scope.py): an operation of another program is not
+found, claimed, finished or marked through this program's journal, and each program has its
+own leases (two programs' workers never wait for each other).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
 
+from gateway.journal.connections import Bound
 from gateway.journal.records import (
     UNFINISHED,
     Operation,
@@ -25,6 +29,7 @@ from gateway.journal.records import (
     operation_values,
     utcnow,
 )
+from gateway.journal.scope import add, change, scoped
 from gateway.journal.statements import (
     INSERT_OPERATION,
     MOVE_TOTAL,
@@ -37,15 +42,8 @@ from gateway.journal.tables import UNFINISHED_ROWS, leases, operations
 op = operations.c
 
 
-class LedgerStates:
+class LedgerStates(Bound):
     """Mixed into Journal, whose engines and write transactions it uses."""
-
-    @property
-    def reader(self) -> Engine:  # provided by Journal
-        raise NotImplementedError
-
-    def _write(self) -> AbstractContextManager[Connection]:  # provided by Journal
-        raise NotImplementedError
 
     def order(self, kind: str, order_id: str) -> Operation | None:  # provided by Journal
         raise NotImplementedError
@@ -61,7 +59,7 @@ class LedgerStates:
     ) -> tuple[Operation, bool]:
         """The debit or credit of `order_id`, recorded `received` now (True) or before (False)."""
         values = operation_values(
-            kind, member, unique_id, order_id, amount, {}, "received", reference
+            self.program, kind, member, unique_id, order_id, amount, {}, "received", reference
         )
         if kind == "debit":  # unanswered until its request says what it answered
             values.update(answered="pending", answered_at=values["created_at"])
@@ -76,8 +74,9 @@ class LedgerStates:
             return earlier, False
 
     def operation(self, op_id: int) -> Operation | None:
+        """The operation `op_id`, if it is this program's."""
         with self.reader.connect() as conn:
-            row = conn.execute(select(operations).where(op.id == op_id)).first()
+            row = conn.execute(scoped(operations, self.program).where(op.id == op_id)).first()
         return operation_from_row(row) if row else None
 
     def claim(
@@ -99,7 +98,7 @@ class LedgerStates:
         if to_state == "sent":
             values["sent_at"] = now
         claim = (
-            update(operations)
+            change(operations, self.program)
             .where(
                 op.id == op_id,
                 op.state.in_(list(from_states)),
@@ -110,7 +109,7 @@ class LedgerStates:
         with self._write() as conn:
             if conn.execute(claim).rowcount != 1:
                 return None
-            row = conn.execute(select(operations).where(op.id == op_id)).one()
+            row = conn.execute(scoped(operations, self.program).where(op.id == op_id)).one()
         return operation_from_row(row)
 
     def finish(
@@ -130,7 +129,7 @@ class LedgerStates:
         return self._move(operation, op.state.in_(UNFINISHED), state, f"marked: {reason}")
 
     def unfinished(self) -> list[Operation]:
-        query = select(operations).where(UNFINISHED_ROWS).order_by(op.id)
+        query = scoped(operations, self.program).where(UNFINISHED_ROWS).order_by(op.id)
         with self.reader.connect() as conn:
             return [operation_from_row(row) for row in conn.execute(query)]
 
@@ -139,7 +138,7 @@ class LedgerStates:
         conflict waits for an operator: trying again cannot settle it)."""
         now = utcnow()
         query = (
-            select(operations)
+            scoped(operations, self.program)
             .where(
                 UNFINISHED_ROWS,
                 op.state != "conflict",
@@ -153,21 +152,24 @@ class LedgerStates:
             return [operation_from_row(row) for row in conn.execute(query)]
 
     def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
-        """Take or renew the lease `name` for `holder`; False while another holds it."""
-        now = utcnow()
+        """Take or renew this program's lease `name` for `holder`; False while another holds
+        it."""
+        now, lease = utcnow(), leases.c
         until = now + timedelta(seconds=seconds)
         renew = (
-            update(leases)
-            .where(leases.c.name == name, or_(leases.c.holder == holder, leases.c.until < now))
+            change(leases, self.program)
+            .where(lease.name == name, or_(lease.holder == holder, lease.until < now))
             .values(holder=holder, until=until)
         )
+        held = scoped(leases, self.program, lease.name).where(lease.name == name)
         try:
             with self._write() as conn:
                 if conn.execute(renew).rowcount == 1:
                     return True
-                if conn.execute(select(leases.c.name).where(leases.c.name == name)).first():
+                if conn.execute(held).first():
                     return False
-                conn.execute(leases.insert().values(name=name, holder=holder, until=until))
+                taken = add(leases, self.program).values(name=name, holder=holder, until=until)
+                conn.execute(taken)
                 return True
         except IntegrityError:  # another process created it first
             return False
@@ -176,7 +178,7 @@ class LedgerStates:
         """Give the lease `name` up now, if `holder` has it."""
         with self._write() as conn:
             conn.execute(
-                update(leases)
+                change(leases, self.program)
                 .where(leases.c.name == name, leases.c.holder == holder)
                 .values(until=utcnow() - timedelta(seconds=1))
             )
@@ -201,15 +203,15 @@ class LedgerStates:
         if answer is not None:
             values["answer"] = json.dumps(answer, sort_keys=True)
         move = (
-            update(operations)
+            change(operations, self.program)
             .where(and_(op.id == operation.id, op.state != "applied", condition))
             .values(values)
         )
         with self._write() as conn:
             if conn.execute(move).rowcount != 1:
-                return False
+                return False  # moved meanwhile, or not this program's
             if state == "applied":  # the totals move with the state, in one transaction
-                params = {"b_member": operation.member, "b_now": now}
+                params = {"b_program": self.program, "b_member": operation.member, "b_now": now}
                 conn.execute(open_account(conn.dialect.name), params)
                 conn.execute(
                     MOVE_TOTAL[TOTAL_MOVED_BY[operation.kind]],

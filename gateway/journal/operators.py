@@ -1,6 +1,10 @@
 """The console's people and what they did: operator accounts (scrypt password hashes), login
 attempts counted per address and per account, the operators' sessions (in the journal, so
-every worker and host sees them), and the audit of every action an operator takes."""
+every worker and host sees them), and the audit of every action an operator takes.
+
+Operators belong to no program: each has a scope, the programs they may see ("*" for every
+program, or their names comma-separated, kept in that order: see `scope_of`). The audit is a
+program's: each row carries the program of the journal it was recorded through."""
 
 from __future__ import annotations
 
@@ -18,12 +22,16 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from gateway.errors import GatewayError
 from gateway.journal.records import as_utc, utcnow
+from gateway.journal.scope import ProgramRefused, program_name, scoped
+from gateway.journal.scope import add as add_row
 from gateway.journal.store import Journal
 from gateway.journal.tables import audit, console_sessions, login_failures, operators
 
 ROLES = ("viewer", "operator")
 NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 MIN_PASSWORD = 12
+#: An operator's scope that takes in every program, present and future.
+EVERY_PROGRAM = "*"
 # Hashed when a name is unknown, so a wrong name takes as long as a wrong password.
 _NOBODY = generate_password_hash("no operator has this password")
 
@@ -34,15 +42,46 @@ class OperatorRefused(GatewayError):
     error_code = "operator_refused"
 
 
+def scope_of(programs: str | list[str] | tuple[str, ...]) -> str:
+    """An operator's scope as the journal keeps it: "*" (every program), or the programs'
+    names, each once, sorted and comma-separated ("acme,globex"). Takes "*", such a text
+    (spaces around the names allowed), or a list of names; OperatorRefused for anything else
+    (no program at all included: an operator who may see nothing is removed instead)."""
+    names = programs.split(",") if isinstance(programs, str) else list(programs)
+    names = [name.strip() for name in names]
+    if not any(names):
+        raise OperatorRefused("a scope names at least one program, or * for every program")
+    if names == [EVERY_PROGRAM]:
+        return EVERY_PROGRAM
+    try:
+        checked = sorted({program_name(name) for name in names})
+    except ProgramRefused as exc:
+        raise OperatorRefused(f"a scope is * or program names, comma-separated: {exc}") from None
+    return ",".join(checked)
+
+
 @dataclass(frozen=True)
 class Operator:
     name: str
     role: str
+    programs: str = EVERY_PROGRAM  # "*", or the names of the programs they may see (scope_of)
 
     @property
     def may_act(self) -> bool:
         """An operator may resolve and mark operations; a viewer only looks."""
         return self.role == "operator"
+
+    @property
+    def every_program(self) -> bool:
+        return self.programs == EVERY_PROGRAM
+
+    def sees(self, program: str) -> bool:
+        """Whether the operator may see (and, with may_act, act in) `program`."""
+        return self.every_program or program in self.programs.split(",")
+
+    def visible(self, programs: list[str]) -> list[str]:
+        """Those of `programs` (the configured ones, say) the operator may see, in order."""
+        return [program for program in programs if self.sees(program)]
 
 
 @dataclass(frozen=True)
@@ -59,21 +98,35 @@ class Operators:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
 
-    def add(self, name: str, role: str, password: str) -> Operator:
+    def add(
+        self, name: str, role: str, password: str, programs: str | list[str] = EVERY_PROGRAM
+    ) -> Operator:
+        """A new operator of `role`, who may see `programs` (see scope_of)."""
+        scope = scope_of(programs)
         if not NAME.fullmatch(name):
             raise OperatorRefused("a name is 1-64 letters, digits and . _ @ -")
         if role not in ROLES:
             raise OperatorRefused(f"a role is one of {', '.join(ROLES)}")
         if len(password) < MIN_PASSWORD:
             raise OperatorRefused(f"a password has at least {MIN_PASSWORD} characters")
-        row = {"name": name, "role": role, "created_at": utcnow()}
+        row = {"name": name, "role": role, "created_at": utcnow(), "programs": scope}
         row["password_hash"] = generate_password_hash(password)
         try:
             with self.journal._write() as conn:
                 conn.execute(insert(operators).values(row))
         except IntegrityError:
             raise OperatorRefused(f"an operator named {name!r} exists already") from None
-        return Operator(name, role)
+        return Operator(name, role, scope)
+
+    def set_programs(self, name: str, programs: str | list[str]) -> Operator | None:
+        """Change the programs the operator may see (see scope_of); None when there is no such
+        operator. Their sessions stay: each request reads the operator's scope anew."""
+        scope = scope_of(programs)
+        with self.journal._write() as conn:
+            changed = update(operators).where(operators.c.name == name).values(programs=scope)
+            if conn.execute(changed).rowcount != 1:
+                return None
+        return self.get(name)
 
     def remove(self, name: str) -> int | None:
         """Remove the operator and end their console sessions at once: how many sessions
@@ -85,26 +138,27 @@ class Operators:
             return int(conn.execute(ended).rowcount)
 
     def all(self) -> list[Operator]:
+        o = operators.c
         with self.journal.reader.connect() as conn:
-            rows = conn.execute(select(operators.c.name, operators.c.role).order_by("name"))
-            return [Operator(name, role) for name, role in rows]
+            found = conn.execute(select(o.name, o.role, o.programs).order_by(o.name))
+            return [Operator(*row) for row in found]
 
     def get(self, name: str) -> Operator | None:
+        o = operators.c
         with self.journal.reader.connect() as conn:
-            row = conn.execute(
-                select(operators.c.name, operators.c.role).where(operators.c.name == name)
-            ).first()
+            row = conn.execute(select(o.name, o.role, o.programs).where(o.name == name)).first()
         return Operator(*row) if row else None
 
     def verify(self, name: str, password: str) -> Operator | None:
+        o = operators.c
         with self.journal.reader.connect() as conn:
             row = conn.execute(
-                select(operators.c.role, operators.c.password_hash).where(operators.c.name == name)
+                select(o.role, o.password_hash, o.programs).where(o.name == name)
             ).first()
         if row is None:
             check_password_hash(_NOBODY, password)
             return None
-        return Operator(name, row[0]) if check_password_hash(row[1], password) else None
+        return Operator(name, row[0], row[2]) if check_password_hash(row[1], password) else None
 
     # -- login attempts ----------------------------------------------------------------------
     def attempt(self, keys: list[str], limit: int, window: timedelta) -> bool:
@@ -187,7 +241,9 @@ class ConsoleSessions:
             return None
         now, key, s = utcnow(), digest(session_id), console_sessions.c
         query = (
-            select(s.created_at, s.last_seen, operators.c.name, operators.c.role)
+            select(
+                s.created_at, s.last_seen, operators.c.name, operators.c.role, operators.c.programs
+            )
             .join(operators, operators.c.name == s.operator)
             .where(s.id_hash == key)
         )
@@ -205,7 +261,7 @@ class ConsoleSessions:
             with self.journal._write() as conn:
                 seen = update(console_sessions).where(s.id_hash == key, s.last_seen < now)
                 conn.execute(seen.values(last_seen=now))
-        return Operator(row.name, row.role)
+        return Operator(row.name, row.role, row.programs)
 
     def end(self, session_id: str) -> None:
         """Log out: the session is deleted, its cookie opens nothing any more."""
@@ -216,6 +272,8 @@ class ConsoleSessions:
 
 
 class Audit:
+    """The audit of the journal's program: what operators did in it."""
+
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
 
@@ -224,11 +282,12 @@ class Audit:
     ) -> None:
         row = {"at": utcnow(), "operator": operator, "action": action}
         with self.journal._write() as conn:
-            conn.execute(insert(audit).values(**row, target=target, reason=reason))
+            entry = add_row(audit, self.journal.program).values(**row, target=target, reason=reason)
+            conn.execute(entry)
 
     def recent(self, limit: int = 50, before: int | None = None) -> list[AuditEntry]:
         """Newest first; `before`: the id the previous page ended at (a keyset cursor)."""
-        query = select(audit).order_by(audit.c.id.desc()).limit(limit)
+        query = scoped(audit, self.journal.program).order_by(audit.c.id.desc()).limit(limit)
         if before is not None:
             query = query.where(audit.c.id < before)
         with self.journal.reader.connect() as conn:

@@ -13,6 +13,8 @@ from typing import Any
 #: request: journaled with each operation and delivery, so support can find them by the id in
 #: Xoxoday's logs or ours. None for the worker's and the CLI's own work.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+#: The program of a deployment with one, and of every row written before programs were.
+DEFAULT_PROGRAM = "default"
 
 
 class OrderRecordedConcurrently(Exception):
@@ -67,6 +69,7 @@ class Operation:
     answered_at: datetime | None = None
     orphan: str | None = None  # "refunded" | "reported": answered a failure, never delivered again
     request_id: str | None = None  # the request that recorded it
+    program: str = DEFAULT_PROGRAM  # the program (storefront, company) it belongs to
 
     @property
     def finished(self) -> bool:
@@ -125,6 +128,7 @@ def operation_from_row(row: Any) -> Operation:
         answered_at=maybe_utc(m["answered_at"]),
         orphan=m["orphan"],
         request_id=m["request_id"],
+        program=m["program"],
     )
 
 
@@ -133,6 +137,7 @@ def maybe_utc(value: datetime | None) -> datetime | None:
 
 
 def operation_values(
+    program: str,
     kind: str,
     member: str,
     unique_id: str,
@@ -145,6 +150,7 @@ def operation_values(
 ) -> dict[str, Any]:
     now = utcnow()
     return {
+        "program": program,
         "created_at": now,
         "kind": kind,
         "state": state,

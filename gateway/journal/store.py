@@ -1,35 +1,31 @@
-"""The journal: durable, serialised operations on members' accounts.
+"""The journal: durable, serialised operations on members' accounts, one program's at a time.
 
 SQLite by default (see engines.py: one writer at a time). On PostgreSQL a debit is one
 conditional UPDATE of the member's `accounts` row, and refunds and credits lock that row
 (SELECT ... FOR UPDATE), so several hosts can share one journal without overspending.
+
+A Journal is bound to one program (a storefront, a client company): everything it reads and
+writes is that program's (see scope.py). `for_program` binds another program to the same
+engines, pools, host write lock and hot path.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.journal import schema
+from gateway.journal.connections import Bound, Connections
 from gateway.journal.deliveries import Deliveries
-from gateway.journal.engines import (
-    HostWriteLock,
-    postgres_engine,
-    postgres_reader,
-    sqlite_engine,
-)
-from gateway.journal.hot import HotPath
 from gateway.journal.ledger_states import LedgerStates
+from gateway.journal.reads import Reads
 from gateway.journal.records import (
+    DEFAULT_PROGRAM,
     Operation,
     OrderExists,
     OrderRecordedConcurrently,
@@ -48,22 +44,23 @@ from gateway.journal.statements import (
     inserted_id,
     open_account,
 )
-from gateway.journal.tables import deliveries, operations
 
 log = logging.getLogger(__name__)
 
 
 class LockedAccount:
-    """One member's account inside a write transaction that holds its lock."""
+    """One member's account in one program, inside a write transaction that holds its lock."""
 
-    def __init__(self, conn: Connection, member: str, totals: Totals) -> None:
+    def __init__(self, conn: Connection, program: str, member: str, totals: Totals) -> None:
         self._conn = conn
+        self.program = program
         self.member = member
         self.totals = totals
 
     def order(self, kind: str, order_id: str) -> Operation | None:
-        """The debit or credit recorded for `order_id`, whoever it belongs to."""
-        row = self._conn.execute(ORDER, {"b_kind": kind, "b_order": order_id}).first()
+        """The debit or credit recorded for `order_id` in this program, whoever it belongs to."""
+        params = {"b_program": self.program, "b_kind": kind, "b_order": order_id}
+        row = self._conn.execute(ORDER, params).first()
         return operation_from_row(row) if row else None
 
     def execute(self, statement: Any) -> Any:
@@ -71,7 +68,8 @@ class LockedAccount:
         return self._conn.execute(statement)
 
     def refunds(self, order_id: str) -> list[Operation]:
-        return [operation_from_row(r) for r in self._conn.execute(REFUNDS, {"b_order": order_id})]
+        params = {"b_program": self.program, "b_order": order_id}
+        return [operation_from_row(r) for r in self._conn.execute(REFUNDS, params)]
 
     def record(
         self,
@@ -87,7 +85,16 @@ class LockedAccount:
         """Write the operation, and when it is applied move the totals it changes, in this
         transaction (one a ledger will apply is `received`: its totals move when it is)."""
         values = operation_values(
-            kind, self.member, unique_id, order_id, amount, answer, state, reference, comments
+            self.program,
+            kind,
+            self.member,
+            unique_id,
+            order_id,
+            amount,
+            answer,
+            state,
+            reference,
+            comments,
         )
         now = values["created_at"]
         try:
@@ -95,69 +102,33 @@ class LockedAccount:
         except IntegrityError as exc:
             raise OrderRecordedConcurrently(order_id) from exc
         if state == "applied":
+            moved = {"b_program": self.program, "b_member": self.member}
             self._conn.execute(
-                MOVE_TOTAL[TOTAL_MOVED_BY[kind]],
-                {"b_member": self.member, "b_amount": amount, "b_now": now},
+                MOVE_TOTAL[TOTAL_MOVED_BY[kind]], {**moved, "b_amount": amount, "b_now": now}
             )
         return Operation(id=new_id, **{**values, "answer": answer})
 
 
-class Journal(LedgerStates, Deliveries):
-    """The journal database. Engines open lazily, so a forked worker makes its own."""
+class Journal(Reads, LedgerStates, Deliveries, Bound):
+    """The journal database, bound to the program `program`."""
 
-    def __init__(self, url: str, namespace: str | None = None) -> None:
+    def __init__(
+        self, url: str, namespace: str | None = None, program: str = DEFAULT_PROGRAM
+    ) -> None:
         """`namespace`: the PostgreSQL schema of the journal's tables (default: the search
-        path's first, normally `public`)."""
-        self.url = url
-        self.namespace = namespace or None
-        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
-        self._lock = threading.Lock()
-        self._writer: Engine | None = None
-        self._reader: Engine | None = None
-        self._hot_path: HotPath | None = None
-        database = make_url(url).database if self.is_sqlite else None
-        self._host_lock = (
-            HostWriteLock(Path(database + ".writelock"))
-            if database and database != ":memory:"
-            else None
-        )
+        path's first, normally `public`); `program`: whose rows it reads and writes."""
+        Bound.__init__(self, Connections(url, namespace), program)
 
-    # -- engines -----------------------------------------------------------------------------
-    @property
-    def writer(self) -> Engine:
-        if self._writer is None:
-            with self._lock:
-                if self._writer is None:
-                    self._writer = (
-                        sqlite_engine(self.url, writer=True)
-                        if self.is_sqlite
-                        else postgres_engine(self.url, self.namespace)
-                    )
-        return self._writer
+    def for_program(self, name: str) -> Journal:
+        """The journal bound to program `name`, on the same engines, pools, host write lock
+        and hot path: cheap, and no connection of its own (disposing either disposes both)."""
+        if name == self.program:
+            return self
+        bound = Journal.__new__(Journal)
+        Bound.__init__(bound, self._db, name)
+        return bound
 
-    @property
-    def reader(self) -> Engine:
-        if self._reader is None:
-            with self._lock:
-                if self._reader is None:
-                    self._reader = (
-                        sqlite_engine(self.url, writer=False)
-                        if self.is_sqlite
-                        else postgres_reader(self.url, self.namespace)
-                    )
-        return self._reader
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction: commits on leaving, rolls back on an exception."""
-        engine = self.writer  # first: it creates the database's folder, where the lock file goes
-        if self._host_lock is None:
-            with engine.begin() as conn:
-                yield conn
-            return
-        with self._host_lock.held(), engine.begin() as conn:
-            yield conn
-
+    # -- the database ------------------------------------------------------------------------
     def create_schema(self) -> None:
         """This release's schema, upgraded to (gateway/journal/schema.py)."""
         with self._write() as conn:
@@ -181,94 +152,12 @@ class Journal(LedgerStates, Deliveries):
             conn.execute(select(1))
 
     def dispose(self) -> None:
-        for engine in (self._writer, self._reader):
-            if engine is not None:
-                engine.dispose()
-        self._writer = self._reader = None
-        self._hot_path = None
-        if self._host_lock is not None:
-            self._host_lock.close()
+        """Close the engines every program's journal on this database shares."""
+        self._db.dispose()
 
-    # -- reading -----------------------------------------------------------------------------
+    # -- the hot path ------------------------------------------------------------------------
     def totals(self, member: str) -> Totals:
-        return self._hot().totals(member)
-
-    def order(self, kind: str, order_id: str) -> Operation | None:
-        with self.reader.connect() as conn:
-            row = conn.execute(ORDER, {"b_kind": kind, "b_order": order_id}).first()
-        return operation_from_row(row) if row else None
-
-    def operations(
-        self, since: datetime | None = None, until: datetime | None = None
-    ) -> Iterator[Operation]:
-        query = select(operations).order_by(operations.c.id)
-        if since is not None:
-            query = query.where(operations.c.created_at >= since)
-        if until is not None:
-            query = query.where(operations.c.created_at < until)
-        # Streamed through a server-side cursor, which PostgreSQL keeps only in a transaction:
-        # the writer's engine, not the autocommit reader's.
-        engine = self.reader if self.is_sqlite else self.writer
-        with engine.connect() as conn:
-            for row in conn.execution_options(yield_per=500).execute(query):
-                yield operation_from_row(row)
-
-    def search(self, text: str, limit: int = 50) -> list[Operation]:
-        """Operations whose order id, member, unique_id, ledger reference or request id is
-        `text` (the request that recorded it or any delivery of it), newest first: each an
-        indexed equality on a bound value, never part of the SQL."""
-        c, d = operations.c, deliveries.c
-        matches = (
-            (c.order_id == text)
-            | (c.member == text)
-            | (c.unique_id == text)
-            | (c.reference == text)
-        )
-        # A request id is asked apart: most old rows have none, so a planner that read the
-        # statistics may think its index poor within one OR and walk the table instead.
-        by_request = select(c.id).where(c.request_id == text).limit(limit)
-        delivered = select(d.operation_id).where(d.request_id == text).limit(limit)
-        with self.reader.connect() as conn:
-            query = select(operations).where(matches).order_by(c.id.desc()).limit(limit)
-            found = {row.id: operation_from_row(row) for row in conn.execute(query)}
-            ids = {i for (i,) in conn.execute(by_request)} | {i for (i,) in conn.execute(delivered)}
-            if ids - found.keys():
-                for row in conn.execute(select(operations).where(c.id.in_(ids - found.keys()))):
-                    found[row.id] = operation_from_row(row)
-        return sorted(found.values(), key=lambda o: o.id, reverse=True)[:limit]
-
-    def of_member(
-        self, member: str, limit: int | None = 100, before: int | None = None
-    ) -> list[Operation]:
-        """A member's operations, newest first; `before`: the id a previous page ended at."""
-        query = select(operations).where(operations.c.member == member)
-        if before is not None:
-            query = query.where(operations.c.id < before)
-        query = query.order_by(operations.c.id.desc()).limit(limit)
-        with self.reader.connect() as conn:
-            return [operation_from_row(row) for row in conn.execute(query)]
-
-    def refunds_of(self, order_id: str) -> list[Operation]:
-        with self.reader.connect() as conn:
-            return [operation_from_row(r) for r in conn.execute(REFUNDS, {"b_order": order_id})]
-
-    def count(self) -> int:
-        with self.reader.connect() as conn:
-            return conn.execute(select(func.count()).select_from(operations)).scalar_one()
-
-    # -- writing -----------------------------------------------------------------------------
-    @contextmanager
-    def locked_account(self, member: str) -> Iterator[LockedAccount]:
-        """A write transaction holding `member`'s lock; commits on leaving, rolls back on error."""
-        params = {"b_member": member}
-        with self._write() as conn:
-            row = conn.execute(LOCK_ACCOUNT, params).first()
-            if row is None:
-                conn.execute(
-                    open_account(conn.dialect.name), {"b_member": member, "b_now": utcnow()}
-                )
-                row = conn.execute(LOCK_ACCOUNT, params).one()
-            yield LockedAccount(conn, member, Totals(*row))
+        return self._hot().totals(self.program, member)
 
     def debit(
         self,
@@ -281,11 +170,12 @@ class Journal(LedgerStates, Deliveries):
     ) -> Operation:
         """Record a debit of `amount` if `granted` + credits + refunds - debits covers it.
 
-        Raises OrderExists when `order_id` was debited before, Overdraft when the account
-        cannot cover it.
+        Raises OrderExists when `order_id` was debited before in this program, Overdraft when
+        the account cannot cover it.
         """
         try:
-            return self._hot().debit(member, unique_id, order_id, amount, granted, answer)
+            hot = self._hot()
+            return hot.debit(self.program, member, unique_id, order_id, amount, granted, answer)
         except self.writer.dialect.loaded_dbapi.IntegrityError:
             # The order was there already: its transaction is rolled back; read what it was.
             earlier = self.order("debit", order_id)
@@ -293,10 +183,25 @@ class Journal(LedgerStates, Deliveries):
                 raise OrderRecordedConcurrently(order_id) from None
             raise OrderExists(earlier) from None
 
-    def _hot(self) -> HotPath:
-        if self._hot_path is None:
-            writer, reader = self.writer, self.reader  # before the lock: each takes it too
-            with self._lock:
-                if self._hot_path is None:
-                    self._hot_path = HotPath(writer, reader, self._host_lock)
-        return self._hot_path
+    @contextmanager
+    def locked_account(self, member: str) -> Iterator[LockedAccount]:
+        """A write transaction holding `member`'s lock; commits on leaving, rolls back on error."""
+        params = {"b_program": self.program, "b_member": member}
+        with self._write() as conn:
+            row = conn.execute(LOCK_ACCOUNT, params).first()
+            if row is None:
+                conn.execute(open_account(conn.dialect.name), {**params, "b_now": utcnow()})
+                row = conn.execute(LOCK_ACCOUNT, params).one()
+            yield LockedAccount(conn, self.program, member, Totals(*row))
+
+    def refunds_of(self, order_id: str) -> list[Operation]:
+        params = {"b_program": self.program, "b_order": order_id}
+        with self.reader.connect() as conn:
+            return [operation_from_row(r) for r in conn.execute(REFUNDS, params)]
+
+    def order(self, kind: str, order_id: str) -> Operation | None:
+        """The debit or credit of `order_id` in this program."""
+        params = {"b_program": self.program, "b_kind": kind, "b_order": order_id}
+        with self.reader.connect() as conn:
+            row = conn.execute(ORDER, params).first()
+        return operation_from_row(row) if row else None

@@ -17,6 +17,13 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def program_column() -> Column[str]:
+    """The program (a storefront, a client company) a row belongs to. Rows written before
+    programs were are the default program's (the server default, and migration 0008)."""
+    return Column("program", String(64), nullable=False, server_default="default")
+
+
 #: What an unfinished operation is, written out: a partial index serves a query only when the
 #: query's WHERE says the same as the index's, values included (SQLite cannot see through a
 #: bound parameter), so reads of the unfinished use this very clause.
@@ -27,10 +34,12 @@ UNANSWERED_SQL = "answered <> 'ok' AND orphan IS NULL"
 # Amount columns hold whole ten-thousandths of a point (see gateway.service.money): exact in
 # SQLite and PostgreSQL alike, where a NUMERIC column in SQLite would be a float.
 
-#: One row per member: running totals, and the row a debit locks so no two debits overspend.
+#: One row per member of a program: running totals, and the row a debit locks so no two debits
+#: overspend. The same member id in two programs is two accounts.
 accounts = Table(
     "accounts",
     metadata,
+    Column("program", String(64), primary_key=True, server_default="default"),
     Column("member", String(128), primary_key=True),
     Column("debited", BigInteger, nullable=False, server_default=text("0")),
     Column("refunded", BigInteger, nullable=False, server_default=text("0")),
@@ -72,16 +81,22 @@ operations = Table(
     Column("orphan", String(16), nullable=True),
     # The X-Request-ID of the request that recorded it (None: the worker's or an operator's).
     Column("request_id", String(128), nullable=True),
-    Index("ix_operations_member", "member"),
+    program_column(),
+    # Each lookup by a value names the program too: both are in its index, the value first, so
+    # a lookup of the value alone (an operator's query) still goes by it, and one of the value's
+    # rare rows in a program is not found by reading every program's.
+    Index("ix_operations_member", "member", "program"),
     Index("ix_operations_created_at", "created_at"),
-    Index("ix_operations_order_id", "order_id"),
+    Index("ix_operations_order_id", "order_id", "program"),
     # The console finds an operation by what Xoxoday sent or what the ledger knows it by.
-    Index("ix_operations_unique_id", "unique_id"),
-    Index("ix_operations_reference", "reference"),
-    Index("ix_operations_request_id", "request_id"),
-    # An order is debited (or credited) once, whichever worker or host sees it first.
+    Index("ix_operations_unique_id", "unique_id", "program"),
+    Index("ix_operations_reference", "reference", "program"),
+    Index("ix_operations_request_id", "request_id", "program"),
+    # An order is debited (or credited) once in its program, whichever worker or host sees it
+    # first; another program's order of the same id is another order.
     Index(
         "ux_operations_order_once",
+        "program",
         "kind",
         "order_id",
         unique=True,
@@ -135,24 +150,29 @@ deliveries = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("answer", String(32), nullable=False),  # "ok" or the error_code answered
     Column("request_id", String(128), nullable=True),  # the delivery's X-Request-ID
+    program_column(),
     Index("ix_deliveries_operation", "operation_id"),
-    Index("ix_deliveries_request_id", "request_id"),
+    Index("ix_deliveries_request_id", "request_id", "program"),
 )
 
-#: Named leases: the background worker of one process (on one host) at a time.
+#: Named leases, per program: the background worker of one process (on one host) at a time
+#: for each program; two programs' workers never wait for each other.
 leases = Table(
     "leases",
     metadata,
+    Column("program", String(64), primary_key=True, server_default="default"),
     Column("name", String(64), primary_key=True),
     Column("holder", String(128), nullable=False),
     Column("until", DateTime(timezone=True), nullable=False),
 )
 
-#: Xoxoday's API token pair (one row per name): every worker and host uses, and refreshes,
-#: the same pair, since each refresh makes a new one and Xoxoday keeps at most ten alive.
+#: Xoxoday's API token pair (one row per program and name): every worker and host uses, and
+#: refreshes, the same pair, since each refresh makes a new one and Xoxoday keeps at most ten
+#: alive. Each program (a storefront of its own) has its own pair.
 xoxoday_tokens = Table(
     "xoxoday_tokens",
     metadata,
+    Column("program", String(64), primary_key=True, server_default="default"),
     Column("name", String(32), primary_key=True),
     Column("access_token", Text, nullable=False),
     Column("refresh_token", Text, nullable=False),
@@ -161,7 +181,9 @@ xoxoday_tokens = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-#: The console's operators: a name, a role (viewer | operator) and a password hash (scrypt).
+#: The console's operators: a name, a role (viewer | operator), a password hash (scrypt), and
+#: the programs they may see: "*" for every program, or their names, comma-separated (see
+#: gateway/journal/operators.py). Operators, their logins and sessions belong to no program.
 operators = Table(
     "operators",
     metadata,
@@ -169,6 +191,7 @@ operators = Table(
     Column("role", String(16), nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("programs", Text, nullable=False, server_default="*"),
 )
 
 #: Failed console logins, per account and per address, for the lockout (every host sees them).
@@ -180,7 +203,7 @@ login_failures = Table(
     Column("first_at", DateTime(timezone=True), nullable=False),
 )
 
-#: Every action an operator took in the console, and who, when and why.
+#: Every action an operator took in the console, and who, when and why, in which program.
 audit = Table(
     "audit",
     metadata,
@@ -192,7 +215,9 @@ audit = Table(
     Column("action", String(32), nullable=False),
     Column("target", String(200), nullable=True),
     Column("reason", Text, nullable=True),
+    program_column(),
     Index("ix_audit_at", "at"),
+    Index("ix_audit_program", "program", "id"),  # a program's audit, newest first
 )
 
 #: Console sessions: the cookie holds a random id, this table only its SHA-256, so a copy of

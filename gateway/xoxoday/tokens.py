@@ -4,6 +4,9 @@ Each refresh makes a new pair (the old refresh token works six hours more; at mo
 live), so every worker and host must use the same pair and only one may refresh it: a thread
 lock inside a process, the journal's lease across processes and hosts. The others wait for
 the new pair to appear rather than refreshing too.
+
+Each program (a storefront of its own at Xoxoday) has its own pair and its own lease: the
+store keeps the pair of its journal's program (Journal.program).
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import GatewayError
 from gateway.journal import Journal
 from gateway.journal.records import maybe_utc, utcnow
+from gateway.journal.scope import add, change, scoped
 from gateway.journal.tables import xoxoday_tokens
 from gateway.sealed import Sealer
 
@@ -48,18 +51,18 @@ class TokenPair:
 
 
 class TokenStore:
-    """The pair named `name` in the journal database."""
+    """The pair named `name` of the journal's program, in the journal database."""
 
     def __init__(self, journal: Journal, sealer: Sealer, name: str = "default") -> None:
         self.journal = journal
         self.sealer = sealer  # the tokens are sealed at rest (see gateway/sealed.py)
         self.name = name
+        self.program = journal.program
 
     def get(self) -> TokenPair | None:
         t = xoxoday_tokens.c
-        query = select(
-            t.access_token, t.refresh_token, t.access_expires_at, t.refresh_expires_at
-        ).where(t.name == self.name)
+        columns = (t.access_token, t.refresh_token, t.access_expires_at, t.refresh_expires_at)
+        query = scoped(xoxoday_tokens, self.program, *columns).where(t.name == self.name)
         with self.journal.reader.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
@@ -71,7 +74,7 @@ class TokenStore:
         """Store `pair` unless a pair is stored already."""
         try:
             with self.journal._write() as conn:
-                conn.execute(insert(xoxoday_tokens).values(self._values(pair)))
+                conn.execute(add(xoxoday_tokens, self.program).values(self._values(pair)))
         except IntegrityError:
             pass
 
@@ -79,24 +82,25 @@ class TokenStore:
         """Store `pair` whatever was there (an operator's `xoxoday tokens set`)."""
         with self.journal._write() as conn:
             done = conn.execute(
-                update(xoxoday_tokens)
+                change(xoxoday_tokens, self.program)
                 .where(xoxoday_tokens.c.name == self.name)
                 .values(self._values(pair))
             )
             if done.rowcount == 0:
-                conn.execute(insert(xoxoday_tokens).values(self._values(pair)))
+                conn.execute(add(xoxoday_tokens, self.program).values(self._values(pair)))
 
     def replace(self, stale_access_token: str, pair: TokenPair) -> bool:
         """Store a refreshed pair, only over the one it replaces. A sealed token is different
         text each time it is sealed, so the stored one is opened and compared, then the row is
         replaced only while it still holds that very text."""
         t = xoxoday_tokens.c
+        stored = scoped(xoxoday_tokens, self.program, t.access_token).where(t.name == self.name)
         with self.journal._write() as conn:
-            row = conn.execute(select(t.access_token).where(t.name == self.name)).first()
+            row = conn.execute(stored).first()
             if row is None or self.sealer.open(row[0]) != stale_access_token:
                 return False
             done = conn.execute(
-                update(xoxoday_tokens)
+                change(xoxoday_tokens, self.program)
                 .where(t.name == self.name, t.access_token == row[0])
                 .values(self._values(pair))
             )
