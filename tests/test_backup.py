@@ -212,3 +212,26 @@ def test_a_postgresql_journal_is_backed_up_with_pg_dump(tmp_path):
     line = one_line_error(refused.stderr)
     assert "pg_dump --format=custom" in line and "docs/operating.md" in line
     assert not (tmp_path / "j.bak").exists()
+
+
+def test_a_backup_holds_every_program_s_rows(tmp_path):
+    """The backup copies the journal's pages: every program's operations, accounts and all."""
+    from gateway.journal.copy import backup
+
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.db'}")
+    journal.create_schema()
+    acme = journal.for_program("acme")
+    fill(journal, 2)
+    fill(acme, 3)  # the same order ids: acme's own orders
+    made = backup(journal, tmp_path / "journal.bak")
+    assert made.operations == 5
+    restored = Journal(f"sqlite:///{tmp_path / 'journal.bak'}")
+    try:
+        for program, count in (("default", 2), ("acme", 3)):
+            bound = restored.for_program(program)
+            assert bound.count() == count
+            assert bound.totals("DB123") == journal.for_program(program).totals("DB123")
+            assert [o.program for o in bound.operations()] == [program] * count
+    finally:
+        restored.dispose()
+        journal.dispose()

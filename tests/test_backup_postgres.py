@@ -274,6 +274,64 @@ def test_the_verification_sees_totals_that_differ_where_counts_agree(tmp_path):
             journal.dispose()
 
 
+def test_the_verification_compares_each_program_s_totals(tmp_path):
+    """Two programs' accounts of one member, swapped between them: the counts agree, and so do
+    the member's totals over both programs; each program's do not."""
+    from gateway.journal.copy import _verify
+
+    journals = [Journal(f"sqlite:///{tmp_path / name}") for name in ("a.db", "b.db")]
+    for journal, amounts in zip(journals, ((10_000, 20_000), (20_000, 10_000)), strict=True):
+        journal.create_schema()
+        for program, amount in zip(("acme", "globex"), amounts, strict=True):
+            journal.for_program(program).debit("DB123", "DB123", "V1", amount, 10**12, {})
+    try:
+        counts = {t.name: 2 if t.name in ("accounts", "operations") else 0 for t in TABLES}
+        with (
+            journals[0].reader.connect() as read,
+            journals[1].reader.connect() as write,
+            pytest.raises(CopyRefused, match="totals from accounts differ"),
+        ):
+            _verify(read, write, counts)
+        with journals[0].reader.connect() as read, journals[0].writer.connect() as same:
+            assert _verify(read, same, counts) == (2, 2)  # two accounts, of two programs
+    finally:
+        for journal in journals:
+            journal.dispose()
+
+
+@pytest.mark.postgres
+def test_migrate_carries_every_program(tmp_path):
+    """`journal migrate` copies by the tables' columns: each program's rows arrive as its own,
+    and each program's journal on PostgreSQL reads what it read on SQLite."""
+    url = fresh_postgres(require_postgres())
+    source_url = f"sqlite:///{tmp_path / 'journal.db'}"
+    source = Journal(source_url)
+    source.create_schema()
+    sealer = Sealer([SECRET])
+    for program, count in (("default", 2), ("acme", 3), ("globex", 1)):
+        bound = source.for_program(program)
+        fill(bound, count)  # the same order ids in each
+        assert bound.hold_lease("ledger-worker", f"host-{program}", 60)
+        TokenStore(bound, sealer).put(TokenPair(f"{program}-access", "refresh"))
+        Audit(bound).record("alice", "resolve", "F0", program)
+    Operators(source).add("bob", "viewer", "a-long-enough-password", "acme")
+    target = Journal(url)
+    try:
+        moved = migrate(source, target)
+        assert moved.programs == 3 and moved.members == 3
+        assert every_row(url) == every_row(source_url)
+        for program, count in (("default", 2), ("acme", 3), ("globex", 1)):
+            there, here = target.for_program(program), source.for_program(program)
+            assert there.count() == count and there.totals("DB123") == here.totals("DB123")
+            assert TokenStore(there, sealer).get() == TokenPair(f"{program}-access", "refresh")
+            assert [e.reason for e in Audit(there).recent()] == [program]
+            assert not there.hold_lease("ledger-worker", "host-other", 60)
+        assert Operators(target).get("bob").programs == "acme"
+    finally:
+        source.dispose()
+        target.dispose()
+
+
 def test_migrate_refuses_what_is_no_migration(tmp_path):
     sqlite_config = folder(tmp_path, "sqlite")
     journal = Journal(f"sqlite:///{sqlite_config.parent / 'journal.db'}")

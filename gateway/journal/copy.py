@@ -128,7 +128,8 @@ def _fsync(path: Path) -> None:
 @dataclass(frozen=True)
 class Moved:
     rows: dict[str, int]  # per table
-    members: int  # accounts whose totals were compared
+    members: int  # accounts whose totals were compared (a member of two programs: two)
+    programs: int = 1  # programs whose accounts were compared
 
 
 Progress = Callable[[str, int], None]  # a table's name, its rows copied so far
@@ -173,12 +174,12 @@ def _move(source: Journal, target: Journal, batch: int, progress: Progress | Non
         copied = {t.name: _copy_table(read, write, t, batch, progress) for t in TABLES}
         _reset_ids(write)
         try:
-            members = _verify(read, write, copied)
+            members, programs = _verify(read, write, copied)
         except CopyRefused:
             _unchanged(watch, before)  # the likelier reason, said first
             raise
         _unchanged(watch, before)  # the last word before the commit
-    return Moved(copied, members)
+    return Moved(copied, members, programs)
 
 
 def _unchanged(watch: Connection, before: int) -> None:
@@ -225,33 +226,36 @@ def _reset_ids(write: Connection) -> None:
                 )
 
 
-def _verify(read: Connection, write: Connection, copied: dict[str, int]) -> int:
-    """The same rows in every table, and every member's totals the same, as the accounts
-    keep them and as the applied operations add up; the members compared."""
+def _verify(read: Connection, write: Connection, copied: dict[str, int]) -> tuple[int, int]:
+    """The same rows in every table, and in each program every member's totals the same, as
+    the accounts keep them and as the applied operations add up; the members (accounts) and
+    programs compared."""
     found, wanted = _counts(write), _counts(read)
     if found != wanted or copied != wanted:
         raise CopyRefused(f"the copy's row counts differ ({found} != {wanted}): nothing written")
     for name, totals in (("accounts", _account_totals), ("operations", _applied_sums)):
         if totals(read) != totals(write):
             raise CopyRefused(f"the copy's totals from {name} differ: nothing was written")
-    return wanted[accounts.name]
+    programs = {program for program, _ in _account_totals(read)}
+    return wanted[accounts.name], max(len(programs), 1)
 
 
 def _counts(conn: Connection) -> dict[str, int]:
     return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in TABLES}
 
 
-def _account_totals(conn: Connection) -> dict[str, tuple[int, int, int]]:
+def _account_totals(conn: Connection) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """Every program's accounts (the copy holds every program: no one program's scope)."""
     a = accounts.c
-    query = select(a.member, a.debited, a.refunded, a.credited)
-    return {member: (d, r, c) for member, d, r, c in conn.execute(query)}
+    query = select(a.program, a.member, a.debited, a.refunded, a.credited)
+    return {(program, member): (d, r, c) for program, member, d, r, c in conn.execute(query)}
 
 
-def _applied_sums(conn: Connection) -> dict[tuple[str, str], int]:
+def _applied_sums(conn: Connection) -> dict[tuple[str, str, str], int]:
     o = operations.c
     query = (
-        select(o.member, o.kind, func.sum(o.amount))
+        select(o.program, o.member, o.kind, func.sum(o.amount))
         .where(o.state == "applied")
-        .group_by(o.member, o.kind)
+        .group_by(o.program, o.member, o.kind)
     )
-    return {(member, kind): int(total) for member, kind, total in conn.execute(query)}
+    return {(p, member, kind): int(total) for p, member, kind, total in conn.execute(query)}
