@@ -16,10 +16,11 @@ from connectors.base import ConnectorConfigError, GrantsSource, PointsLedger, Pr
 from connectors.cache import CachedProfiles
 from connectors.registry import ConnectorFactory
 from gateway import api, console, logs, network
-from gateway.auth import ApiKeys, TokenAuthority
+from gateway.auth import TOKEN_SALT, ApiKeys, TokenAuthority
 from gateway.config import ConfigError, ConnectorSettings, Settings, load_settings
 from gateway.journal import Journal
 from gateway.keys import require_strong_keys
+from gateway.programs import Programs
 from gateway.sealed import Sealer
 from gateway.service import MoneyPolicy, PointsService
 from gateway.service.ledger import LedgerPointsService
@@ -47,6 +48,11 @@ class Gateway:
     sso: SsoService | None = None  # with [xoxoday] configured
     portal_keys: ApiKeys | None = None
     stop_worker: threading.Event | None = None  # set: the background ledger worker stops
+    #: False: the journal is shared with the deployment's other programs, closed with them.
+    owns_journal: bool = True
+    allowed: tuple[Any, ...] = ()  # the addresses its allowlist lets in (none: anyone)
+    #: On the gateway the app keeps first: every program, closed with it (and the journal).
+    programs: Programs | None = None
 
     def start_ledger_worker(self) -> None:
         """The background worker, when the points live in a ledger and the config wants it."""
@@ -68,7 +74,13 @@ class Gateway:
         self.connectors.close()
         if self.sso is not None:
             self.sso.xoxoday.close()
-        self.journal.dispose()
+        others = (
+            [g for g in self.programs.by_name.values() if g is not self] if self.programs else []
+        )
+        for other in others:
+            other.close()
+        if self.owns_journal:
+            self.journal.dispose()
 
 
 def _role(
@@ -103,16 +115,30 @@ def _precision(settings: Settings, ledger: PointsLedger) -> str | None:
 
 
 def token_authority(settings: Settings) -> TokenAuthority:
-    """Issues and verifies auth tokens; email identities match whatever their case."""
+    """Issues and verifies auth tokens; email identities match whatever their case. A token is
+    its program's alone: each program signs with a salt of its own (the default program's is
+    the one every release before programs used), so another program refuses it even for the
+    same unique_id under the same secret text."""
+    salt = TOKEN_SALT if settings.program == "default" else f"{TOKEN_SALT}/{settings.program}"
     return TokenAuthority(
-        settings.secret_keys, settings.token_ttl_seconds, fold_case=settings.identity == "email"
+        settings.secret_keys,
+        settings.token_ttl_seconds,
+        fold_case=settings.identity == "email",
+        salt=salt,
     )
 
 
-def build_gateway(settings: Settings) -> Gateway:
-    """Connectors, journal and service for `settings` (also used by the CLI, without Flask)."""
+def journal_for(settings: Settings) -> Journal:
+    """The configured journal, bound to `settings`' program."""
+    return Journal(settings.database_url, settings.database_schema).for_program(settings.program)
+
+
+def build_gateway(settings: Settings, journal: Journal | None = None) -> Gateway:
+    """Connectors, journal and service for `settings` (also used by the CLI, without Flask);
+    `journal`: a journal bound to this program, sharing another's engines (not closed here)."""
     factory = ConnectorFactory()
-    journal = Journal(settings.database_url, settings.database_schema)
+    owns_journal = journal is None
+    journal = journal if journal is not None else journal_for(settings)
     profiles: ProfileSource = _role(factory, "profile", settings.profile, ProfileSource)
     cache = None
     if settings.profile_cache is not None:
@@ -126,7 +152,8 @@ def build_gateway(settings: Settings) -> Gateway:
     service: PointsService
     if isinstance(points, PointsLedger) and (problem := _precision(settings, points)):
         factory.close()
-        journal.dispose()
+        if owns_journal:
+            journal.dispose()
         raise ConfigError(problem)
     if isinstance(points, PointsLedger):
         policy = LedgerPolicy(**{f.name: settings.ledger[f.name] for f in fields(LedgerPolicy)})
@@ -136,6 +163,8 @@ def build_gateway(settings: Settings) -> Gateway:
     api_keys = ApiKeys(settings.profile_api_keys)
     tokens = token_authority(settings)
     gateway = Gateway(settings, service, tokens, api_keys, journal, factory, cache)
+    gateway.owns_journal = owns_journal
+    gateway.allowed = network.networks(settings.network["allowlist"])
     if settings.xoxoday is not None:
         gateway.sso = SsoService(
             profiles, tokens, xoxoday_api(settings, journal), settings.sso, identity
@@ -172,8 +201,15 @@ def create_app(settings: Settings | str | Path | None = None) -> Flask:
     metrics.install()
     if settings.demo:
         log.warning("%s is a demo configuration: its keys are public", settings.source)
-    gateway = build_gateway(settings)
-    gateway.journal.require_schema(settings.auto_migrate)
+    shared = Journal(settings.database_url, settings.database_schema)
+    shared.require_schema(settings.auto_migrate)
+    programs = Programs(
+        settings, lambda each: build_gateway(each, shared.for_program(each.program))
+    )
+    # The default program (the first one when there is none) is what the console and the
+    # health pages read; a request finds its own program first (gateway/api/programs.py).
+    gateway = programs.default or next(iter(programs.by_name.values()))
+    gateway.owns_journal, gateway.programs = True, programs
 
     app = Flask(__name__)
     app.config.update(
@@ -183,6 +219,7 @@ def create_app(settings: Settings | str | Path | None = None) -> Flask:
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # answers keep the seed's key order
     app.extensions["points_gateway"] = gateway
+    app.extensions["points_gateway_programs"] = programs
     api.register(app)
     console.register(app, gateway)
     network.install(app, settings.network)

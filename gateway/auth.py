@@ -28,8 +28,9 @@ class TokenAuthority:
         ttl_seconds: int,
         fold_case: bool = False,
         cache_size: int = 10_000,
+        salt: str = TOKEN_SALT,
     ):
-        self._serializer = URLSafeTimedSerializer(list(secret_keys), salt=TOKEN_SALT)
+        self._serializer = URLSafeTimedSerializer(list(secret_keys), salt=salt)
         self.ttl_seconds = ttl_seconds
         self._fold_case = fold_case  # email identities match case-insensitively
         # Tokens whose signature already checked out -> (unique_id, issued at). A signature's

@@ -7,6 +7,7 @@ A problem is reported as one `ConfigError` line naming the key, e.g.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from connectors.registry import (
 from gateway import environment
 from gateway.config_errors import first_problem
 from gateway.network import NetworkSection
+from gateway.programs_config import programs_of
 from gateway.service.ledger_ops import LedgerPolicy
 from gateway.xoxoday.settings import BASE_URLS, SsoSection, XoxodaySection
 
@@ -92,6 +94,12 @@ class GatewaySection(Schema):
         values=fields.String(validate=validate.OneOf(DIALECTS)),
         load_default=dict,
     )
+    # A folder of programs, one `<name>.toml` each (see [programs.<name>]), read again when a
+    # file in it changes, without a restart.
+    programs_dir = fields.String(load_default=None)
+    # Requests of the default program served at once by one worker (0: no bound); beyond it,
+    # 503 program_busy, so one program cannot take every thread of a shared deployment.
+    max_concurrent_requests = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 class ConnectorSection(Schema):
@@ -175,8 +183,11 @@ class ConsoleSection(Schema):
 
 class ConfigSchema(Schema):
     gateway = fields.Nested(GatewaySection, required=True)
-    profile = fields.Nested(ProfileSection, required=True)
-    points = fields.Nested(ConnectorSection, required=True)
+    # The default program's connectors: required unless the deployment has programs.
+    profile = fields.Nested(ProfileSection, load_default=None)
+    points = fields.Nested(ConnectorSection, load_default=None)
+    # One table per program: gateway/programs_config.py reads each.
+    programs = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict)
     server = fields.Nested(ServerSection, load_default=lambda: ServerSection().load({}))
     ledger = fields.Nested(LedgerSection, load_default=lambda: LedgerSection().load({}))
     xoxoday = fields.Nested(XoxodaySection, load_default=None)  # for the SSO launch
@@ -225,12 +236,22 @@ class Settings:
     database_schema: str | None = None  # PostgreSQL: the journal's schema
     console: dict[str, Any] = field(default_factory=lambda: ConsoleSection().load({}))
     auto_migrate: bool = False
+    #: Which program these are (the top-level configuration is "default").
+    program: str = "default"
+    hosts: tuple[str, ...] = ()  # host names it is served on without the /p/<name> prefix
+    max_concurrent_requests: int = 0
+    #: The deployment's other programs, by name (on the top-level settings only).
+    programs: dict[str, Settings] = field(default_factory=dict)
+    programs_dir: Path | None = None
+    #: False: the top level names no connectors, so no default program (the unprefixed paths
+    #: answer 404); its own connector settings are then placeholders nothing builds.
+    serves_default: bool = True
 
     def dialect_for(self, endpoint: str) -> str:
         return self.dialects.get(endpoint, "legacy")
 
     def secrets(self) -> tuple[str, ...]:
-        """Every value that must never reach a log line."""
+        """Every value that must never reach a log line (every program's)."""
         return (
             *self.secret_keys,
             *self.profile_api_keys,
@@ -238,7 +259,13 @@ class Settings:
             *self.points.secrets,
             *(secrets_in(XoxodaySection(), self.xoxoday) if self.xoxoday else ()),
             *secrets_in(SsoSection(), self.sso),
+            *(value for program in self.programs.values() for value in program.secrets()),
         )
+
+    def every_program(self) -> dict[str, Settings]:
+        """Each program this deployment serves, the default one first when it has one."""
+        own = {self.program: self} if self.serves_default else {}
+        return {**own, **self.programs}
 
 
 def resolve_database_url(url: str, base: Path) -> str:
@@ -304,8 +331,22 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigError(first_problem(exc.normalized_messages(), "", ConfigSchema())) from None
     base = path.resolve().parent
-    profile = _connector("profile", data["profile"], base)
     gw = data["gateway"]
+    folder = (base / gw["programs_dir"]).resolve() if gw["programs_dir"] else None
+    if folder is not None and not folder.is_dir():
+        raise ConfigError(f"gateway.programs_dir: {folder} is not a folder")
+    serves_default = data["profile"] is not None or data["points"] is not None
+    if not serves_default and not (data["programs"] or folder):
+        raise ConfigError("profile: Missing data for required field.")
+    for section in ("profile", "points"):
+        if serves_default and data[section] is None:
+            raise ConfigError(f"{section}: Missing data for required field.")
+    placeholder = {"connector": "csv", "options": {}, "cache": {"enabled": False}}
+    profile = (
+        _connector("profile", data["profile"], base)
+        if serves_default
+        else ConnectorSettings("none", {})
+    )
     try:
         secret = environment.secret(environ, "GATEWAY_SECRET_KEY") or gw["secret_key"]
         profile_keys = environment.secret_list(environ, "GATEWAY_PROFILE_API_KEYS")
@@ -318,7 +359,7 @@ def load_settings(
         database_url = resolve_database_url(gw["database_url"], base)
     if gw["database_schema"] and make_url(database_url).get_backend_name() != "postgresql":
         raise ConfigError("gateway.database_schema: only a PostgreSQL journal has schemas")
-    return Settings(
+    top = Settings(
         source=path,
         secret_keys=(*gw["old_secret_keys"], secret),
         token_ttl_seconds=gw["token_ttl_seconds"],
@@ -332,8 +373,12 @@ def load_settings(
         log_format=gw["log_format"],
         dialects={e: gw["dialects"].get(e, gw["dialect"]) for e in ENDPOINTS},
         profile=profile,
-        points=_connector("points", data["points"], base),
-        profile_cache=_profile_cache(data["profile"], profile),
+        points=(
+            _connector("points", data["points"], base)
+            if serves_default
+            else ConnectorSettings("none", {})
+        ),
+        profile_cache=_profile_cache(data["profile"] or placeholder, profile),
         bind=data["server"]["bind"],
         workers=data["server"]["workers"],
         threads=data["server"]["threads"],
@@ -349,7 +394,12 @@ def load_settings(
         demo=gw["demo"],
         body_timeout_seconds=data["server"]["body_timeout_seconds"],
         refund_replay_window_seconds=gw["refund_replay_window_seconds"],
+        max_concurrent_requests=gw["max_concurrent_requests"],
+        programs_dir=folder,
+        serves_default=serves_default,
     )
+    programs = programs_of(data["programs"], folder, top, base, environ)
+    return dataclasses.replace(top, programs=programs) if programs else top
 
 
 def _tls(server: dict[str, Any], base: Path) -> tuple[str, str] | None:

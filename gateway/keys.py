@@ -84,22 +84,29 @@ def key_problem(value: str, minted: bool = True) -> str | None:
 
 
 def weak_keys(settings: Settings) -> Iterator[str]:
-    """`section.key: why` for every key of `settings` that must not serve."""
+    """`section.key: why` for every key of every program of `settings` that must not serve."""
+    for program in settings.every_program().values():
+        yield from _weak_keys_of(program)
+
+
+def _weak_keys_of(settings: Settings) -> Iterator[str]:
+    top = settings.program == "default"
+    own, sections = ("gateway.", "") if top else (f"programs.{settings.program}.",) * 2
     *old, signing = settings.secret_keys
-    named: list[tuple[str, str, bool]] = [("gateway.secret_key", signing, True)]
-    named += [(f"gateway.old_secret_keys[{i}]", key, True) for i, key in enumerate(old)]
+    named: list[tuple[str, str, bool]] = [(f"{own}secret_key", signing, True)]
+    named += [(f"{own}old_secret_keys[{i}]", key, True) for i, key in enumerate(old)]
     named += [
-        (f"gateway.profile_api_keys[{i}]", key, True)
+        (f"{own}profile_api_keys[{i}]", key, True)
         for i, key in enumerate(settings.profile_api_keys)
     ]
     named += [
-        (f"sso.portal_api_keys[{i}]", key, True)
+        (f"{sections}sso.portal_api_keys[{i}]", key, True)
         for i, key in enumerate(settings.sso["portal_api_keys"])
     ]
     if settings.xoxoday is not None:
         for name in ("client_secret", "access_token", "refresh_token"):
             if settings.xoxoday.get(name) is not None:
-                named.append((f"xoxoday.{name}", settings.xoxoday[name], False))
+                named.append((f"{sections}xoxoday.{name}", settings.xoxoday[name], False))
     for name, value, minted in named:
         problem = key_problem(value, minted)
         if problem:

@@ -40,10 +40,15 @@ PREFIX = "points_gateway"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 REQUESTS = Counter(
-    f"{PREFIX}_requests_total", "HTTP requests by endpoint and outcome", ["endpoint", "outcome"]
+    f"{PREFIX}_requests_total",
+    "HTTP requests by endpoint, outcome and program",
+    ["endpoint", "outcome", "program"],
 )
 REQUEST_SECONDS = Histogram(
-    f"{PREFIX}_request_seconds", "HTTP request latency", ["endpoint"], buckets=LATENCY_BUCKETS
+    f"{PREFIX}_request_seconds",
+    "HTTP request latency",
+    ["endpoint", "program"],
+    buckets=LATENCY_BUCKETS,
 )
 CONNECTOR_CALLS = Counter(
     f"{PREFIX}_connector_calls_total",
@@ -191,15 +196,16 @@ def install() -> None:
     telemetry.install(PrometheusTelemetry())
 
 
-def exposition(journal: Journal) -> tuple[bytes, dict[str, str]]:
-    """The /metrics answer: this process's (or all workers') metrics and the journal's."""
+def exposition(journal: Journal, programs: list[str] | None = None) -> tuple[bytes, dict[str, str]]:
+    """The /metrics answer: this process's (or all workers') metrics and the journal's (with a
+    `program` label when the deployment serves several: `programs`)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry: Any = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = REGISTRY
     journal_registry = CollectorRegistry()
-    journal_registry.register(JournalCollector(journal))
+    journal_registry.register(JournalCollector(journal, programs))
     body = generate_latest(registry) + generate_latest(journal_registry)
     return body, {"Content-Type": CONTENT_TYPE_LATEST}
 

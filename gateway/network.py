@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, request
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -26,8 +26,8 @@ PRESETS = {
     ),
     "xoxoday-production": ("52.76.120.90", "52.74.39.101", "52.221.42.47", "46.137.196.217"),
 }
-#: The endpoints Xoxoday's servers call: the ones the allowlist guards.
-GUARDED_BLUEPRINTS = frozenset({"points"})
+#: The endpoints Xoxoday's servers call: the ones the allowlist guards (each program's own).
+GUARDED_BLUEPRINTS = frozenset({"points", "program_points"})
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -70,16 +70,19 @@ def networks(entries: list[str]) -> tuple[Network, ...]:
 
 
 def install(app: Flask, section: dict[str, Any]) -> None:
+    """The proxies in front (the deployment's: the top-level [network]), and each program's
+    allowlist, checked once the request's program is known (gateway/api/programs.py)."""
     proxy = section["proxy_fix"]
     if any(proxy.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, **proxy)  # type: ignore[method-assign]
-    allowed = networks(section["allowlist"])
-    if not allowed:
-        return
 
     @app.before_request
     def _allowlist() -> None:
         if request.blueprint not in GUARDED_BLUEPRINTS:
+            return
+        gateway = g.get("gateway")
+        allowed = gateway.allowed if gateway is not None else ()
+        if not allowed:
             return
         try:
             caller = ipaddress.ip_address(request.remote_addr or "")

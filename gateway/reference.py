@@ -19,6 +19,7 @@ from marshmallow import Schema, fields
 
 from connectors.registry import available, roles
 from gateway.config import ConfigSchema
+from gateway.programs_config import program_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -53,14 +54,26 @@ def schema_keys(schema: Schema, prefix: str = "") -> Iterator[Key]:
         yield Key(path, type(field).__name__.lower(), default)
 
 
+#: How the reference and the example name any program's table.
+PROGRAM_TABLE = "programs.<name>."
+
+
 def gateway_keys() -> list[Key]:
-    """The gateway's own keys; a connector's `options` are its own (connector_keys)."""
-    return [k for k in schema_keys(ConfigSchema()) if not k.path.endswith(".options")]
+    """The gateway's own keys, a program's table's among them; a connector's `options` are its
+    own (connector_keys)."""
+    keys = [k for k in schema_keys(ConfigSchema()) if k.path != "programs"]
+    keys += schema_keys(program_schema(), PROGRAM_TABLE)
+    return [k for k in keys if not k.path.endswith(".options")]
 
 
 def gateway_documented() -> dict[str, str]:
     named = documented(EXAMPLE.read_text())
-    return {k: v for k, v in named.items() if ".options" not in k}
+    # The example's program ([programs.india]) stands for any program's table.
+    return {
+        re.sub(r"^programs\.[^.]+\.", PROGRAM_TABLE, k): v
+        for k, v in named.items()
+        if ".options" not in k
+    }
 
 
 def connector_keys(name: str) -> list[Key]:
@@ -143,6 +156,10 @@ def _table(keys: list[Key], notes: dict[str, str], strip: str = "") -> list[str]
     return lines
 
 
+def _section(path: str) -> str:
+    return PROGRAM_TABLE.rstrip(".") if path.startswith(PROGRAM_TABLE) else path.split(".")[0]
+
+
 def render() -> str:
     notes = gateway_documented()
     out = [
@@ -154,7 +171,7 @@ def render() -> str:
         "errors. A default left empty is worked out when the key is absent.",
     ]
     keys = gateway_keys()
-    for section in dict.fromkeys(k.path.split(".")[0] for k in keys):
+    for section in dict.fromkeys(_section(k.path) for k in keys):
         out += ["", f"## `[{section}]`", ""]
         out += _table([k for k in keys if k.path.startswith(section + ".")], notes, section + ".")
     out += ["", "## Connectors", ""]

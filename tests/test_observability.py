@@ -74,18 +74,33 @@ def test_made_up_request_ids_differ_within_a_process_and_across_a_fork():
 def test_request_and_cache_metrics_count(app):
     client = app.test_client()
     token = app.extensions["points_gateway"].tokens.issue("DB123")
-    before = sample("points_gateway_requests_total", endpoint="points.balance", outcome="ok")
+    before = sample(
+        "points_gateway_requests_total", endpoint="points.balance", outcome="ok", program="default"
+    )
     refused = sample(
-        "points_gateway_requests_total", endpoint="points.balance", outcome="unauthorized"
+        "points_gateway_requests_total",
+        endpoint="points.balance",
+        outcome="unauthorized",
+        program="default",
     )
     client.post("/v1/points/balance", json={"unique_id": "DB123", "auth_token": token})
     client.post("/v1/points/balance", json={"unique_id": "DB123", "auth_token": "forged"})
     assert (
-        sample("points_gateway_requests_total", endpoint="points.balance", outcome="ok")
+        sample(
+            "points_gateway_requests_total",
+            endpoint="points.balance",
+            outcome="ok",
+            program="default",
+        )
         == before + 1
     )
     assert (
-        sample("points_gateway_requests_total", endpoint="points.balance", outcome="unauthorized")
+        sample(
+            "points_gateway_requests_total",
+            endpoint="points.balance",
+            outcome="unauthorized",
+            program="default",
+        )
         == refused + 1
     )
     text = client.get("/metrics").get_data(as_text=True)
@@ -113,7 +128,10 @@ def test_metrics_add_up_across_gunicorn_workers(tmp_path):
             r = requests.post(f"{server.base}/v1/points/redeem", json=body, timeout=10)
             assert r.status_code == 200
         text = requests.get(f"{server.base}/metrics", timeout=10).text
-    assert 'points_gateway_requests_total{endpoint="points.redeem",outcome="ok"} 20.0' in text
+    assert (
+        'points_gateway_requests_total{endpoint="points.redeem",outcome="ok",program="default"} 20.0'
+        in text
+    )
     assert 'points_gateway_points_total{kind="debited"} 50.0' in text
     request_lines = [
         json.loads(line) for line in log.read_text().splitlines() if '"gateway.request"' in line

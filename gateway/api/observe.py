@@ -46,7 +46,9 @@ request_ids = RequestIds()
 def metrics() -> Response:
     from gateway import metrics as prometheus
 
-    body, headers = prometheus.exposition(current_app.extensions["points_gateway"].journal)
+    served = list(current_app.extensions["points_gateway_programs"].by_name)
+    several = served if served != ["default"] else None  # one program: the labels of old
+    body, headers = prometheus.exposition(current_app.extensions["points_gateway"].journal, several)
     return Response(body, headers=headers)
 
 
@@ -61,18 +63,19 @@ def _ids() -> dict[str, str]:
 
 
 # A metric's labelled child, looked up once per label set: labels() takes a lock each call.
+# The label values are bounded: endpoints are the app's, programs the configured ones.
 @functools.cache
-def _requests(endpoint: str, outcome: str) -> Any:
+def _requests(endpoint: str, outcome: str, program: str) -> Any:
     from gateway import metrics as prometheus
 
-    return prometheus.REQUESTS.labels(endpoint, outcome)
+    return prometheus.REQUESTS.labels(endpoint, outcome, program)
 
 
 @functools.cache
-def _latency(endpoint: str) -> Any:
+def _latency(endpoint: str, program: str) -> Any:
     from gateway import metrics as prometheus
 
-    return prometheus.REQUEST_SECONDS.labels(endpoint)
+    return prometheus.REQUEST_SECONDS.labels(endpoint, program)
 
 
 def register(app: Flask) -> None:
@@ -94,12 +97,14 @@ def register(app: Flask) -> None:
     @app.after_request
     def _finish(response: Response) -> Response:
         seconds = time.perf_counter() - g.get("started", time.perf_counter())
-        endpoint = request.endpoint or "unmatched"
+        # A program's prefixed endpoints count as the same endpoints, labelled by program.
+        endpoint = (request.endpoint or "unmatched").removeprefix("program_")
+        program = g.get("program") or "-"
         outcome = g.get("error_code") or ("ok" if response.status_code < 400 else "error")
         response.headers["X-Request-ID"] = g.get("request_id", "")
         if endpoint != "observe.metrics":
-            _requests(endpoint, outcome).inc()
-            _latency(endpoint).observe(seconds)
+            _requests(endpoint, outcome, program).inc()
+            _latency(endpoint, program).observe(seconds)
         level = logging.WARNING if response.status_code >= 500 else logging.INFO
         if not log.isEnabledFor(level):  # build the line's fields only when it is written
             return response
@@ -118,6 +123,7 @@ def register(app: Flask) -> None:
                     "method": request.method,
                     "path": request.path,
                     "endpoint": endpoint,
+                    "program": program,
                     "status": response.status_code,
                     "outcome": outcome,
                     "duration_ms": round(seconds * 1000, 2),

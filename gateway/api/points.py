@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from gateway.api.body import load
+from gateway.api.programs import current_gateway
 from gateway.api.schemas import (
     BalanceRequest,
     ProfileByTokenRequest,
@@ -36,7 +37,7 @@ REFUND = RefundRequest()
 
 
 def _gateway() -> Any:
-    return current_app.extensions["points_gateway"]
+    return current_gateway()
 
 
 def _current(endpoint: str) -> bool:

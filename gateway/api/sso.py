@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, redirect, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from gateway.api.body import load
+from gateway.api.programs import current_gateway
 from gateway.errors import GatewayError, Unauthorized
 
 bp = Blueprint("sso", __name__, url_prefix="/v1/sso")
@@ -33,7 +34,7 @@ LAUNCH = LaunchRequest()
 
 
 def _gateway() -> Any:
-    gateway = current_app.extensions["points_gateway"]
+    gateway = current_gateway()
     if gateway.sso is None:
         raise SsoNotConfigured("SSO launch is not configured: add [xoxoday] to the config")
     return gateway

@@ -35,12 +35,47 @@ config_option = click.option(
 )
 
 
+#: Where a command's --program is kept (click's context), for _settings to read.
+PROGRAM = "points_gateway.program"
+
+
+def _remember_program(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    ctx.meta[PROGRAM] = value
+
+
+program_option = click.option(
+    "--program",
+    default=None,
+    expose_value=False,
+    callback=_remember_program,
+    help="The program to act on (a [programs.<name>]); default: the default program.",
+)
+
+
 def _settings(config_path: str | None, serving: bool = False) -> Settings:
-    """The configuration; `serving`: refuse one that would serve a guessable key."""
+    """The configuration (of the program a --program names); `serving`: refuse one that would
+    serve a guessable key."""
     settings = load_settings(config_path, environ=os.environ)
     if serving:
         require_strong_keys(settings)
-    return settings
+    context = click.get_current_context(silent=True)
+    name = context.meta.get(PROGRAM) if context is not None else None
+    if name is None and not context_has_program_option(context):
+        return settings  # a deployment-wide command (serve, db, operator)
+    programs = settings.every_program()
+    chosen = programs.get(name or "default")
+    if chosen is None:
+        known = ", ".join(sorted(programs)) or "none"
+        raise ConfigError(
+            f"--program: {name!r} is not one of this configuration's programs ({known})"
+            if name
+            else f"this configuration has no default program: give --program ({known})"
+        )
+    return chosen
+
+
+def context_has_program_option(context: click.Context | None) -> bool:
+    return context is not None and any(p.name == "program" for p in context.command.params)
 
 
 def operator_errors(fn: F) -> F:
@@ -105,7 +140,7 @@ def journal_of(settings: Settings) -> Journal:
     """The configured journal, as it is (its schema not checked)."""
     from gateway.journal import Journal
 
-    return Journal(settings.database_url, settings.database_schema)
+    return Journal(settings.database_url, settings.database_schema).for_program(settings.program)
 
 
 @contextmanager

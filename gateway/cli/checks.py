@@ -8,7 +8,7 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
-from gateway.cli.base import _settings, built, config_option, main, operator_errors
+from gateway.cli.base import _settings, built, config_option, main, operator_errors, program_option
 from gateway.journal import why_down
 from gateway.journal.schema import SchemaBehind, SchemaNewer
 from gateway.keys import FRESH_KEY, new_key, weak_keys
@@ -16,6 +16,7 @@ from gateway.keys import FRESH_KEY, new_key, weak_keys
 
 @main.command(short_help="Print a valid auth_token for UNIQUE_ID.")
 @config_option
+@program_option
 @click.argument("unique_id")
 @click.option("--any", "anyone", is_flag=True, help="Issue it even if no active user has the id.")
 @operator_errors
@@ -45,6 +46,7 @@ def secret() -> None:
 
 @main.command(short_help="Validate the config, reach the journal and connectors.")
 @config_option
+@program_option
 @click.option(
     "--person",
     default=None,

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from gateway.cli.base import _settings, config_option, operator_errors
+from gateway.cli.base import _settings, config_option, operator_errors, program_option
 from gateway.cli.xoxoday import xoxoday
 from gateway.network import PRESETS
 
@@ -22,6 +22,7 @@ ENDPOINTS = {
 
 @xoxoday.command(short_help="Print what to give Xoxoday: the URLs, the keys, the dialects.")
 @config_option
+@program_option
 @click.option(
     "--base-url",
     required=True,
@@ -36,7 +37,9 @@ def handover(config_path: str | None, base_url: str) -> None:
     parts = urlsplit(base_url)
     if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
         raise click.BadParameter("give an https:// URL with no query", param_hint="--base-url")
-    base = base_url.rstrip("/")
+    # A program other than the default is reached under its own prefix (or on its hosts).
+    prefix = "" if settings.program == "default" else f"/p/{settings.program}"
+    base = base_url.rstrip("/") + prefix
     click.echo("For Xoxoday's onboarding (StoreFront, client-hosted points):\n")
     for name, (path, body) in ENDPOINTS.items():
         dialect = settings.dialect_for(name)

@@ -23,6 +23,7 @@ from gateway.cli.base import (
     main,
     open_journal,
     operator_errors,
+    program_option,
 )
 from gateway.journal import Operation
 from gateway.service.money import format_points, from_units
@@ -69,6 +70,7 @@ EXPORT_COLUMNS = [
 
 @journal.command("export", short_help="Write the journal as CSV to stdout.")
 @config_option
+@program_option
 @click.option("--since", default=None, help="From this UTC date or datetime (inclusive).")
 @click.option(
     "--until", default=None, help="Up to this UTC date (inclusive) or datetime (exclusive)."
@@ -143,6 +145,7 @@ def _line(op: Operation) -> str:
 
 @main.command(short_help="Apply owed refunds and credits, settle unknown debits.")
 @config_option
+@program_option
 @click.option(
     "--once",
     is_flag=True,
@@ -196,6 +199,7 @@ def _due(at: datetime | None, now: datetime) -> str:
 
 @journal.command("pending", short_help="List what the points ledger has not settled.")
 @config_option
+@program_option
 @operator_errors
 def journal_pending(config_path: str | None) -> None:
     """List operations the points ledger has not settled (received, sent, unknown)."""
@@ -213,6 +217,7 @@ def journal_pending(config_path: str | None) -> None:
 
 @journal.command("resolve", short_help="Settle what is unfinished now, or mark one by hand.")
 @config_option
+@program_option
 @click.option("--id", "op_id", type=int, default=None, help="Mark this operation by hand.")
 @click.option(
     "--as", "state", type=click.Choice(["applied", "rejected"]), help="What the ledger did."
@@ -246,6 +251,7 @@ def journal_resolve(
 
 @journal.command("orphans", short_help="List debits applied but answered a failure.")
 @config_option
+@program_option
 @operator_errors
 def journal_orphans(config_path: str | None) -> None:
     """List debits applied in the ledger but answered a failure and not delivered again:

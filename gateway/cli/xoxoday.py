@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gateway.cli.base import _settings, config_option, journal_of, main, operator_errors
+from gateway.cli.base import (
+    _settings,
+    config_option,
+    journal_of,
+    main,
+    operator_errors,
+    program_option,
+)
 
 if TYPE_CHECKING:
     from gateway.xoxoday.tokens import TokenStore
@@ -36,6 +43,7 @@ def _store(config_path: str | None) -> TokenStore:
 
 @tokens.command("set", short_help="Store a token pair made in Xoxoday's dashboard.")
 @config_option
+@program_option
 @click.option("--access-token", prompt=True, hide_input=True, help="Asked for when not given.")
 @click.option("--refresh-token", prompt=True, hide_input=True, help="Asked for when not given.")
 @click.option(
@@ -63,6 +71,7 @@ def set_tokens(
 
 @tokens.command("show", short_help="Print when the stored token pair expires.")
 @config_option
+@program_option
 @operator_errors
 def show_tokens(config_path: str | None) -> None:
     """When the stored pair expires (never the tokens themselves)."""

@@ -1,0 +1,236 @@
+"""Programs: several storefronts or companies in one deployment, each its own keys, connectors,
+identity and journal rows, found by its path prefix or its host name.
+
+The hostile attempts come first: a token, an api key or an order id of one program tried on
+another, with the same unique_id and the same secret text.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from gateway.app import create_app
+from gateway.config import ConfigError, load_settings
+from tests.conftest import EMPLOYEES, PROFILE_KEY, SECRET, toml, write_config, write_csv
+
+INDIA_KEY = "pk-india-6b1e2d9a7c3f4e5d8a0b1c2d3e4f5a6b"
+INDIA_ROWS = [
+    "DB123,pam@india.example.com,Pam,India,,,,,300",
+    "IN7,seven@india.example.com,S,V,,,,,70",
+]
+
+
+def program_table(folder: Path, name: str, **more: Any) -> str:
+    """A [programs.<name>] table over `<name>.csv` in `folder`, with the SAME secret text as
+    the default program: isolation must not rest on different keys."""
+    write_csv(folder / f"{name}.csv", INDIA_ROWS)
+    values = {
+        "secret_key": SECRET,
+        "profile_api_keys": [INDIA_KEY],
+        "identity": "employee_id",
+        **more,
+    }
+    lines = [f"[programs.{name}]", *(f"{k} = {toml(v)}" for k, v in values.items())]
+    for role in ("profile", "points"):
+        lines += [f"[programs.{name}.{role}]", 'connector = "csv"']
+        lines += [f'options = {{ path = "{name}.csv" }}']
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def two_programs(tmp_path: Path, database_url: str) -> Path:
+    write_csv(tmp_path / "employees.csv", EMPLOYEES)
+    config = write_config(tmp_path, database_url)
+    text = config.read_text() + program_table(tmp_path, "india", hosts=["points.india.example.com"])
+    config.write_text(text)
+    return config
+
+
+@pytest.fixture
+def app(two_programs: Path) -> Any:
+    app = create_app(load_settings(two_programs))
+    yield app
+    app.extensions["points_gateway"].close()
+
+
+def gateway_of(app: Flask, name: str) -> Any:
+    return app.extensions["points_gateway_programs"].named(name)
+
+
+def call(app: Flask, path: str, body: dict[str, Any], **headers: str) -> Any:
+    return app.test_client().post(path, json=body, headers=headers)
+
+
+def auth(app: Flask, program: str, unique_id: str = "DB123") -> dict[str, str]:
+    return {"unique_id": unique_id, "auth_token": gateway_of(app, program).tokens.issue(unique_id)}
+
+
+def test_each_program_answers_on_its_prefix_with_its_own_points(app):
+    default = call(app, "/v1/points/balance", auth(app, "default")).get_json()
+    india = call(app, "/p/india/v1/points/balance", auth(app, "india")).get_json()
+    assert default["points_info"]["points_received"] == "2000"
+    assert india["points_info"]["points_received"] == "300"
+    by_host = call(
+        app, "/v1/points/balance", auth(app, "india"), Host="points.india.example.com:443"
+    )
+    assert by_host.get_json()["points_info"]["points_received"] == "300"
+
+
+def test_a_token_of_one_program_is_refused_by_the_other_same_user_same_secret(app):
+    for path, program in (
+        ("/p/india/v1/points/balance", "default"),
+        ("/v1/points/balance", "india"),
+    ):
+        answer = call(app, path, auth(app, program))
+        assert answer.status_code == 401 and answer.get_json()["error_code"] == "unauthorized"
+
+
+def test_an_api_key_of_one_program_is_refused_by_the_other(app):
+    body = {"employee_id": "DB123"}
+    assert call(app, "/p/india/v1/profile", {**body, "api_key": PROFILE_KEY}).status_code == 401
+    assert call(app, "/v1/profile", {**body, "api_key": INDIA_KEY}).status_code == 401
+    assert call(app, "/p/india/v1/profile", {**body, "api_key": INDIA_KEY}).status_code == 200
+
+
+def test_the_same_order_id_is_two_orders_and_balances_never_mix(app):
+    redeem = {"order_id": "SAME-1", "total_points_redeemed": 100}
+    assert call(app, "/v1/points/redeem", {**auth(app, "default"), **redeem}).status_code == 200
+    india = call(app, "/p/india/v1/points/redeem", {**auth(app, "india"), **redeem})
+    assert india.status_code == 200 and india.get_json()["status"] == "1"
+    default = call(app, "/v1/points/balance", auth(app, "default")).get_json()["points_info"]
+    there = call(app, "/p/india/v1/points/balance", auth(app, "india")).get_json()["points_info"]
+    assert (default["points_available"], there["points_available"]) == ("1900", "200")
+    # a refund of India's order through the default program finds nothing to refund
+    refund = {"transactionid": "SAME-1", "redemption_amount": 100}
+    call(app, "/v1/points/refund", {**auth(app, "default"), **refund})
+    there = call(app, "/p/india/v1/points/balance", auth(app, "india")).get_json()["points_info"]
+    assert there["points_available"] == "200"
+
+
+def test_an_unknown_program_is_a_json_404(app):
+    answer = call(app, "/p/nope/v1/points/balance", auth(app, "default"))
+    assert answer.status_code == 404 and answer.get_json()["error_code"] == "program_not_found"
+    hostile = call(app, "/p/..%2Fdefault/v1/points/balance", auth(app, "default"))
+    assert hostile.status_code == 404 and hostile.is_json
+
+
+def test_a_busy_program_is_refused_quickly_and_slows_no_other(two_programs, monkeypatch):
+    """India's HR system hangs: with max_concurrent_requests = 1, a second India request is
+    answered 503 program_busy at once, and the default program answers meanwhile."""
+    from connectors.csv_source import CsvConnector
+
+    text = two_programs.read_text().replace(
+        'hosts = ["points.india.example.com"]',
+        'hosts = ["points.india.example.com"]\nmax_concurrent_requests = 1',
+    )
+    two_programs.write_text(text)
+    app = create_app(load_settings(two_programs))
+    release = threading.Event()
+    real = CsvConnector.find
+
+    def slow_for_india(self, by, value):  # type: ignore[no-untyped-def]
+        if self.path.name == "india.csv":
+            release.wait(10)
+        return real(self, by, value)
+
+    monkeypatch.setattr(CsvConnector, "find", slow_for_india)
+    try:
+        first = threading.Thread(
+            target=call, args=(app, "/p/india/v1/points/balance", auth(app, "india"))
+        )
+        first.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        busy = call(app, "/p/india/v1/points/balance", auth(app, "india"))
+        default = call(app, "/v1/points/balance", auth(app, "default"))
+        took = time.monotonic() - started
+        release.set()
+        first.join(10)
+        assert busy.status_code == 503 and busy.get_json()["error_code"] == "program_busy"
+        assert default.status_code == 200 and took < 2
+    finally:
+        release.set()
+        app.extensions["points_gateway"].close()
+
+
+def test_metrics_and_logs_say_which_program(app):
+    call(app, "/p/india/v1/points/balance", auth(app, "india"))
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'endpoint="points.balance",outcome="ok",program="india"' in text
+
+
+def test_a_program_s_mistakes_are_one_line_naming_it(tmp_path, employees_csv):
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.db'}")
+    base = config.read_text()
+    config.write_text(base + program_table(tmp_path, "india", identty="email"))
+    with pytest.raises(
+        ConfigError, match=r"programs\.india\.identty: Unknown field\. Did you mean `identity`"
+    ):
+        load_settings(config)
+    config.write_text(base + program_table(tmp_path, "India"))
+    with pytest.raises(ConfigError, match=r"programs\.India: a program's name"):
+        load_settings(config)
+    twice = program_table(tmp_path, "a", hosts=["x.example.com"])
+    twice += program_table(tmp_path, "b", hosts=["x.example.com"])
+    config.write_text(base + twice)
+    with pytest.raises(ConfigError, match=r"x\.example\.com is program 'a'"):
+        load_settings(config)
+
+
+def test_programs_from_a_folder_are_read_again_without_a_restart(
+    tmp_path, employees_csv, monkeypatch
+):
+    from gateway import programs as runtime
+
+    monkeypatch.setattr(runtime, "RELOAD_SECONDS", 0.0)
+    folder = tmp_path / "programs.d"
+    folder.mkdir()
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.db'}", programs_dir="programs.d")
+    app = create_app(load_settings(config))
+    try:
+        assert call(app, "/p/india/v1/points/balance", {}).status_code == 404
+        table = program_table(tmp_path, "india").replace("[programs.india]\n", "")
+        table = table.replace("[programs.india.", "[").replace(
+            'path = "india.csv"', f'path = "{tmp_path}/india.csv"'
+        )
+        (folder / "india.toml").write_text(table)
+        answer = call(app, "/p/india/v1/points/balance", auth(app, "india"))
+        assert answer.get_json()["points_info"]["points_received"] == "300"
+        (folder / "india.toml").unlink()
+        assert call(app, "/p/india/v1/points/balance", {}).status_code == 404
+    finally:
+        app.extensions["points_gateway"].close()
+
+
+def test_the_command_line_acts_on_the_program_it_is_told(app, two_programs):
+    from tests.test_cli import run
+
+    token = run("token", "--program", "india", "DB123", "--config", str(two_programs))
+    assert token.returncode == 0, token.stderr
+    body = {"unique_id": "DB123", "auth_token": token.stdout.strip()}
+    assert call(app, "/p/india/v1/points/balance", body).status_code == 200
+    assert call(app, "/v1/points/balance", body).status_code == 401
+    redeem = {"order_id": "ONLY-INDIA", "total_points_redeemed": 5}
+    assert call(app, "/p/india/v1/points/redeem", {**body, **redeem}).status_code == 200
+    india = run("journal", "export", "--program", "india", "--config", str(two_programs))
+    default = run("journal", "export", "--config", str(two_programs))
+    assert "ONLY-INDIA" in india.stdout and "ONLY-INDIA" not in default.stdout
+    nope = run("journal", "export", "--program", "nope", "--config", str(two_programs))
+    assert nope.returncode == 2 and nope.stderr.count("\n") == 1
+    assert "'nope' is not one of this configuration's programs (default, india)" in nope.stderr
+
+
+def test_the_journal_s_metrics_are_per_program_when_there_are_several(app):
+    redeem = {"order_id": "M-1", "total_points_redeemed": 7}
+    assert (
+        call(app, "/p/india/v1/points/redeem", {**auth(app, "india"), **redeem}).status_code == 200
+    )
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'points_gateway_points_total{kind="debited",program="india"} 7.0' in text
+    assert 'points_gateway_points_total{kind="debited",program="default"} 0.0' in text
