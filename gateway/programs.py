@@ -33,6 +33,7 @@ class Programs:
         self._lock = threading.Lock()
         self.by_name: dict[str, Any] = {}
         self._limits: dict[str, threading.BoundedSemaphore] = {}
+        self._workers = False  # serve runs each program's ledger worker (start_workers)
         for name, program in settings.every_program().items():
             self._add(name, program)
         self._files = self._state()
@@ -66,6 +67,13 @@ class Programs:
         limit = self._limits.get(gateway.settings.program)
         if limit is not None:
             limit.release()
+
+    def start_workers(self) -> None:
+        """Each program's background ledger worker, now and for programs added later."""
+        with self._lock:
+            self._workers = True
+            for gateway in self.by_name.values():
+                gateway.start_ledger_worker()
 
     def close(self) -> None:
         with self._lock:
@@ -121,7 +129,9 @@ class Programs:
         self._files = now
 
     def _add(self, name: str, program: Settings) -> None:
-        self.by_name[name] = self._build(program)
+        self.by_name[name] = gateway = self._build(program)
+        if self._workers:
+            gateway.start_ledger_worker()
         if program.max_concurrent_requests:
             self._limits[name] = threading.BoundedSemaphore(program.max_concurrent_requests)
 

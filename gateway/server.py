@@ -51,5 +51,4 @@ def _worker_exited(_server: Any, worker: Any) -> None:
 def _start_ledger_worker(worker: Any) -> None:
     """With a points ledger, each worker process runs the ledger worker in a thread; the
     journal's lease lets one of them (across hosts too) poll at a time."""
-    for gateway in worker.wsgi.extensions["points_gateway_programs"].by_name.values():
-        gateway.start_ledger_worker()
+    worker.wsgi.extensions["points_gateway_programs"].start_workers()
