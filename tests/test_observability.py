@@ -196,8 +196,11 @@ def test_serve_s_own_metrics_folder_is_in_memory_and_a_dead_server_s_is_removed(
     alive = tmp_path / f"{serve.METRICS_PREFIX}{os.getppid()}-def"
     for folder in (dead, alive):
         folder.mkdir()
-    serve._metrics_directory()
-    made = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    try:
+        serve._metrics_directory()
+    finally:
+        # Popped, not monkeypatch.delenv: that would restore the value at teardown, and every
+        # later test in the process would read its metrics from this (removed) folder.
+        made = os.environ.pop("PROMETHEUS_MULTIPROC_DIR", "")
     assert Path(made).parent == tmp_path and f"-{os.getpid()}-" in Path(made).name
     assert not dead.exists() and alive.exists()
