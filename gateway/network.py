@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, Request
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -70,23 +70,25 @@ def networks(entries: list[str]) -> tuple[Network, ...]:
 
 
 def install(app: Flask, section: dict[str, Any]) -> None:
-    """The proxies in front (the deployment's: the top-level [network]), and each program's
-    allowlist, checked once the request's program is known (gateway/api/programs.py)."""
+    """The proxies in front (the deployment's: the top-level [network]). Each program's
+    allowlist is checked by check_allowlist, once the request's program is known."""
     proxy = section["proxy_fix"]
     if any(proxy.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, **proxy)  # type: ignore[method-assign]
 
-    @app.before_request
-    def _allowlist() -> None:
-        if request.blueprint not in GUARDED_BLUEPRINTS:
-            return
-        gateway = g.get("gateway")
-        allowed = gateway.allowed if gateway is not None else ()
-        if not allowed:
-            return
-        try:
-            caller = ipaddress.ip_address(request.remote_addr or "")
-        except ValueError:
-            caller = None
-        if caller is None or not any(caller in net for net in allowed):
-            raise Forbidden(f"calls from {request.remote_addr} are not allowed here")
+
+def check_allowlist(req: Request, ctx: Any) -> None:
+    """Refuse a caller outside the request's program's allowlist (run once its program is
+    known: gateway/api/__init__.py)."""
+    if req.blueprint not in GUARDED_BLUEPRINTS:
+        return
+    gateway = ctx.get("gateway")
+    allowed = gateway.allowed if gateway is not None else ()
+    if not allowed:
+        return
+    try:
+        caller = ipaddress.ip_address(req.remote_addr or "")
+    except ValueError:
+        caller = None
+    if caller is None or not any(caller in net for net in allowed):
+        raise Forbidden(f"calls from {req.remote_addr} are not allowed here")

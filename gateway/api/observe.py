@@ -10,7 +10,7 @@ import re
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Request, Response, current_app, g, request
 
 from gateway.journal.records import REQUEST_ID as journaled_request
 
@@ -57,8 +57,8 @@ def note_ids(body: dict[str, object]) -> None:
     g.body = body
 
 
-def _ids() -> dict[str, str]:
-    body = g.get("body") or {}
+def _ids(ctx: Any) -> dict[str, str]:
+    body = ctx.get("body") or {}
     return {k: str(body[k])[:128] for k in IDS if isinstance(body.get(k), str | int)}
 
 
@@ -78,57 +78,64 @@ def _latency(endpoint: str, program: str) -> Any:
     return prometheus.REQUEST_SECONDS.labels(endpoint, program)
 
 
+def start(req: Request, ctx: Any) -> None:
+    """The request's clock and id (given by the caller when well-formed), first of all."""
+    ctx.started = time.perf_counter()
+    given = req.environ.get("HTTP_X_REQUEST_ID")
+    ctx.request_id = given if given and REQUEST_ID.fullmatch(given) else request_ids.new()
+    ctx.request_id_token = journaled_request.set(ctx.request_id)
+
+
+def forget(ctx: Any) -> None:
+    token = ctx.pop("request_id_token", None)
+    if token is not None:
+        journaled_request.reset(token)
+
+
 def register(app: Flask) -> None:
+    """GET /metrics, and the request's line and metrics once it is answered; start and forget
+    run in the app's one before_request and teardown (gateway/api/__init__.py)."""
     app.register_blueprint(bp)
-
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
-        given = request.environ.get("HTTP_X_REQUEST_ID")
-        g.request_id = given if given and REQUEST_ID.fullmatch(given) else request_ids.new()
-        g.request_id_token = journaled_request.set(g.request_id)
-
-    @app.teardown_request
-    def _forget(_exc: BaseException | None) -> None:
-        token = g.pop("request_id_token", None)
-        if token is not None:
-            journaled_request.reset(token)
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        # The request and g, taken from their proxies once: each proxy read costs a lookup.
+        req, ctx = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        seconds = time.perf_counter() - ctx.get("started", time.perf_counter())
         # A program's prefixed endpoints count as the same endpoints, labelled by program.
-        endpoint = (request.endpoint or "unmatched").removeprefix("program_")
-        program = g.get("program") or "-"
-        outcome = g.get("error_code") or ("ok" if response.status_code < 400 else "error")
-        response.headers["X-Request-ID"] = g.get("request_id", "")
+        endpoint = (req.endpoint or "unmatched").removeprefix("program_")
+        program = ctx.get("program") or "-"
+        status = response.status_code
+        outcome = ctx.get("error_code") or ("ok" if status < 400 else "error")
+        response.headers["X-Request-ID"] = ctx.get("request_id", "")
         if endpoint != "observe.metrics":
             _requests(endpoint, outcome, program).inc()
             _latency(endpoint, program).observe(seconds)
-        level = logging.WARNING if response.status_code >= 500 else logging.INFO
+        level = logging.WARNING if status >= 500 else logging.INFO
         if not log.isEnabledFor(level):  # build the line's fields only when it is written
             return response
-        problem = g.get("problem")  # why a 5xx happened: one line, never a traceback
+        problem = ctx.get("problem")  # why a 5xx happened: one line, never a traceback
+        method, path = req.method, req.path
         log.log(
             level,
             "%s %s %d %s%s",
-            request.method,
-            request.path,
-            response.status_code,
+            method,
+            path,
+            status,
             outcome,
             f": {problem}" if problem else "",
             extra={
                 "fields": {
-                    "request_id": g.get("request_id"),
-                    "method": request.method,
-                    "path": request.path,
+                    "request_id": ctx.get("request_id"),
+                    "method": method,
+                    "path": path,
                     "endpoint": endpoint,
                     "program": program,
-                    "status": response.status_code,
+                    "status": status,
                     "outcome": outcome,
                     "duration_ms": round(seconds * 1000, 2),
                     **({"detail": problem} if problem else {}),
-                    **_ids(),
+                    **_ids(ctx),
                 }
             },
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Request, current_app, g
 from werkzeug.wrappers import Response
 
 from gateway.api.errors import failure
@@ -30,28 +30,31 @@ def install(app: Flask) -> None:
         if values and "program" in values:
             g.program_name = values.pop("program")
 
-    @app.before_request
-    def _find_program() -> Response | None:
-        if request.blueprint not in PROGRAM_BLUEPRINTS:
-            return None
-        programs = current_app.extensions["points_gateway_programs"]
-        name = g.pop("program_name", None)
-        if name is not None:
-            gateway = programs.named(name)
-        else:
-            gateway = programs.for_host(request.host) or programs.default
-        if gateway is None:
-            return failure("program_not_found", "no such program is served here", 404)
-        g.program = gateway.settings.program  # for the request's log line and metrics
-        if not programs.admit(gateway):
-            g.problem = f"program {g.program}: every request slot is taken"
-            message = "too many requests for this program at once; try again shortly"
-            return failure("program_busy", message, 503)
-        g.gateway = gateway
-        return None
 
-    @app.teardown_request
-    def _release(_exc: BaseException | None) -> None:
-        gateway = g.pop("gateway", None)
-        if gateway is not None:
-            current_app.extensions["points_gateway_programs"].release(gateway)
+def find(req: Request, ctx: Any) -> Response | None:
+    """Set the request's program (ctx.gateway), taking one of its request slots; or answer
+    why not. Before the allowlist: that is the program's."""
+    if req.blueprint not in PROGRAM_BLUEPRINTS:
+        return None
+    programs = current_app.extensions["points_gateway_programs"]
+    name = ctx.pop("program_name", None)
+    if name is not None:
+        gateway = programs.named(name)
+    else:
+        gateway = programs.for_host(req.host) or programs.default
+    if gateway is None:
+        return failure("program_not_found", "no such program is served here", 404)
+    ctx.program = gateway.settings.program  # for the request's log line and metrics
+    if not programs.admit(gateway):
+        ctx.problem = f"program {ctx.program}: every request slot is taken"
+        message = "too many requests for this program at once; try again shortly"
+        return failure("program_busy", message, 503)
+    ctx.gateway = gateway
+    return None
+
+
+def release(ctx: Any) -> None:
+    """Give the request's slot back to its program, when it took one."""
+    gateway = ctx.pop("gateway", None)
+    if gateway is not None:
+        current_app.extensions["points_gateway_programs"].release(gateway)
