@@ -26,7 +26,10 @@ from bench import load
 REPO = Path(__file__).resolve().parent.parent
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "2"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
+ROUNDS = max(5, int(os.environ.get("BENCH_ROUNDS", "9")))
+#: The gateway's own worker class (`serve`: gthread, [server] threads = 16), for both servers;
+#: BENCH_THREADS=1 measures gunicorn's sync workers instead.
+THREADS = int(os.environ.get("BENCH_THREADS", "16"))
 WARMUP = 0.5
 USERS = 1000
 EMPTY_VIEW = "balance, empty view"
@@ -38,7 +41,9 @@ GUNICORN = [
     "--workers",
     str(WORKERS),
     "--worker-class",
-    "sync",
+    "gthread" if THREADS > 1 else "sync",
+    "--threads",
+    str(THREADS),
     "--log-level",
     "warning",
 ]
@@ -88,7 +93,6 @@ secret_key = "{SECRET}"
 profile_api_keys = ["bench-profile-key-0123456789-abcdefghijklmnop"]
 database_url = {json.dumps(database_url)}
 identity = "{identity}"
-log_level = "WARNING"
 [profile]
 connector = "csv"
 options = {{ path = {json.dumps(csv)} }}
