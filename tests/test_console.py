@@ -66,8 +66,8 @@ def test_an_operator_logs_in_sees_the_overview_and_is_audited(console_app: Flask
     assert log_in(client) == 302
     page = client.get("/console/").get_data(as_text=True)
     assert "Overview" in page and "alice (operator)" in page
-    assert re.search(r'id="unfinished"><a href="/console/unfinished">0</a>', page)
-    audit = client.get("/console/audit").get_data(as_text=True)
+    assert re.search(r'id="unfinished"><a href="/console/p/default/unfinished">0</a>', page)
+    audit = client.get("/console/p/default/audit").get_data(as_text=True)
     assert "alice" in audit and "login" in audit
     out = client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
     assert out.status_code == 302 and client.get("/console/").status_code == 302
@@ -114,7 +114,9 @@ def test_an_auth_token_or_api_key_never_opens_the_console(
     for probe in (
         client.get("/console/", query_string={"auth_token": token("DB123")}),
         client.get("/console/", headers={"X-API-Key": PROFILE_KEY}),
-        client.get("/console/audit", headers={"Authorization": f"Bearer {token('DB123')}"}),
+        client.get(
+            "/console/p/default/audit", headers={"Authorization": f"Bearer {token('DB123')}"}
+        ),
     ):
         assert probe.status_code == 302 and "/console/login" in probe.headers["Location"]
 
@@ -191,16 +193,20 @@ def test_search_finds_an_order_and_its_page_tells_its_story(console_app: Flask):
     redeem_and_refund(console_app)
     client = console_app.test_client()
     assert log_in(client, "victor") == 302  # a viewer may look
-    found = client.get("/console/search", query_string={"q": "ORD-1"}).get_data(as_text=True)
+    found = client.get("/console/p/default/search", query_string={"q": "ORD-1"}).get_data(
+        as_text=True
+    )
     assert found.count("ORD-1") >= 2 and "debit" in found and "refund" in found
     for text in ("DB123", "xo-req-7f3a", "PAM@example.com"):  # member, request id, email
-        by_other = client.get("/console/search", query_string={"q": text}).get_data(as_text=True)
+        by_other = client.get("/console/p/default/search", query_string={"q": text}).get_data(
+            as_text=True
+        )
         assert "ORD-1" in by_other, text
     debit = console_app.extensions["points_gateway"].journal.order("debit", "ORD-1")
-    page = client.get(f"/console/operations/{debit.id}").get_data(as_text=True)
+    page = client.get(f"/console/p/default/operations/{debit.id}").get_data(as_text=True)
     assert 'id="amount">100<' in page and 'id="refunded">30.5<' in page
     assert 'id="remaining">69.5<' in page and "xo-req-7f3a" in page
-    assert client.get("/console/operations/999999").status_code == 404
+    assert client.get("/console/p/default/operations/999999").status_code == 404
 
 
 @pytest.mark.parametrize("hostile", ["' OR 1=1 --", "%", "ORD-%", "\\", "<script>x</script>"])
@@ -208,7 +214,9 @@ def test_a_hostile_search_matches_nothing_and_is_shown_escaped(console_app: Flas
     redeem_and_refund(console_app)
     client = console_app.test_client()
     log_in(client)
-    page = client.get("/console/search", query_string={"q": hostile}).get_data(as_text=True)
+    page = client.get("/console/p/default/search", query_string={"q": hostile}).get_data(
+        as_text=True
+    )
     assert "Nothing matches" in page and "<script>x</script>" not in page
 
 
@@ -243,12 +251,12 @@ def test_unfinished_lists_what_a_ledger_left_and_an_operator_marks_it_with_a_rea
     op_id = unsettled_debit(console_app)
     client = console_app.test_client()
     assert log_in(client) == 302
-    listed = client.get("/console/unfinished", query_string={"state": "received"})
+    listed = client.get("/console/p/default/unfinished", query_string={"state": "received"})
     assert "STUCK-1" in listed.get_data(as_text=True)
     assert "STUCK-1" not in client.get(
-        "/console/unfinished", query_string={"kind": "refund"}
+        "/console/p/default/unfinished", query_string={"kind": "refund"}
     ).get_data(as_text=True)
-    page = f"/console/operations/{op_id}"
+    page = f"/console/p/default/operations/{op_id}"
     token = csrf(client, page)
     # No reason, no mark.
     empty = client.post(
@@ -271,25 +279,28 @@ def test_unfinished_lists_what_a_ledger_left_and_an_operator_marks_it_with_a_rea
         f"operation {op_id}",
         "ledger says never received",
     )
-    assert "Nothing is unfinished" in client.get("/console/unfinished").get_data(as_text=True)
+    assert "Nothing is unfinished" in client.get("/console/p/default/unfinished").get_data(
+        as_text=True
+    )
 
 
 def test_a_viewer_cannot_mark_and_a_mark_needs_its_csrf_token(console_app: Flask):
     op_id = unsettled_debit(console_app)
     viewer = console_app.test_client()
     assert log_in(viewer, "victor") == 302
-    page = viewer.get(f"/console/operations/{op_id}").get_data(as_text=True)
+    page = viewer.get(f"/console/p/default/operations/{op_id}").get_data(as_text=True)
     assert "Mark it by hand" not in page
-    token = csrf(viewer, f"/console/operations/{op_id}")  # the log-out form's token
+    token = csrf(viewer, f"/console/p/default/operations/{op_id}")  # the log-out form's token
     refused = viewer.post(
-        f"/console/operations/{op_id}/mark",
+        f"/console/p/default/operations/{op_id}/mark",
         data={"state": "applied", "reason": "trust me", "csrf_token": token},
     )
     assert refused.status_code == 403
     operator = console_app.test_client()
     assert log_in(operator) == 302
     forged = operator.post(
-        f"/console/operations/{op_id}/mark", data={"state": "applied", "reason": "no token"}
+        f"/console/p/default/operations/{op_id}/mark",
+        data={"state": "applied", "reason": "no token"},
     )
     assert forged.status_code == 400  # not a "give a reason" page: refused outright
     journal = console_app.extensions["points_gateway"].journal
@@ -313,7 +324,7 @@ def test_a_member_statement_adds_up_and_downloads_as_a_safe_csv(console_app: Fla
     assert answer.json["status"] == "1"
     client = console_app.test_client()
     assert log_in(client, "victor") == 302
-    page = client.get("/console/statement", query_string={"member": "DB123"})
+    page = client.get("/console/p/default/statement", query_string={"member": "DB123"})
     text = page.get_data(as_text=True)
     for field, value in (
         ("received", "2000"),
@@ -324,9 +335,9 @@ def test_a_member_statement_adds_up_and_downloads_as_a_safe_csv(console_app: Fla
         ("credited", "0"),
     ):
         assert f'id="{field}">{value}<' in text, field
-    download = client.get("/console/statement.csv", query_string={"member": "DB123"})
+    download = client.get("/console/p/default/statement.csv", query_string={"member": "DB123"})
     assert download.mimetype == "text/csv"
-    assert 'filename="statement-DB123.csv"' in download.headers["Content-Disposition"]
+    assert 'filename="statement-default-DB123.csv"' in download.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
     assert [(r["kind"], r["order_id"], r["points"]) for r in rows] == [
         ("debit", "ORD-1", "100"),
@@ -335,7 +346,7 @@ def test_a_member_statement_adds_up_and_downloads_as_a_safe_csv(console_app: Fla
     ]
     entry = Audit(gateway.journal).recent()[0]
     assert (entry.operator, entry.action, entry.target) == ("victor", "download statement", "DB123")
-    unknown = client.get("/console/statement", query_string={"member": "NOBODY"})
+    unknown = client.get("/console/p/default/statement", query_string={"member": "NOBODY"})
     assert "no employee &#39;NOBODY&#39; in the HR source" in unknown.get_data(as_text=True)
 
 
@@ -349,9 +360,13 @@ def test_finance_exports_applied_operations_of_a_date_range_with_totals(console_
     unsettled_debit(console_app)  # received, not applied: not finance's yet
     client = console_app.test_client()
     assert log_in(client) == 302
-    assert "Orphaned debits" in client.get("/console/reconciliation").get_data(as_text=True)
+    assert "Orphaned debits" in client.get("/console/p/default/reconciliation").get_data(
+        as_text=True
+    )
     today = utcnow().date().isoformat()
-    download = client.get("/console/export.csv", query_string={"since": today, "until": today})
+    download = client.get(
+        "/console/p/default/export.csv", query_string={"since": today, "until": today}
+    )
     assert download.status_code == 200 and download.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(download.get_data(as_text=True))))
     body = [(r[2], r[6], r[7]) for r in rows[1:] if r[0] != "total"]
@@ -359,7 +374,7 @@ def test_finance_exports_applied_operations_of_a_date_range_with_totals(console_
     totals = {r[2]: r[7] for r in rows if r[0] == "total"}
     assert totals == {"debit": "100", "refund": "30.5"}
     earlier = client.get(
-        "/console/export.csv", query_string={"since": "2020-01-01", "until": "2020-01-31"}
+        "/console/p/default/export.csv", query_string={"since": "2020-01-01", "until": "2020-01-31"}
     )
     assert len(earlier.get_data(as_text=True).splitlines()) == 1  # the header alone
     for bad in (
@@ -367,7 +382,7 @@ def test_finance_exports_applied_operations_of_a_date_range_with_totals(console_
         {"since": "yesterday", "until": today},
         {"since": today, "until": "2020-01-01"},
     ):
-        assert client.get("/console/export.csv", query_string=bad).status_code == 400
+        assert client.get("/console/p/default/export.csv", query_string=bad).status_code == 400
     actions = [e.action for e in Audit(console_app.extensions["points_gateway"].journal).recent()]
     assert actions.count("finance export") == 2
 
@@ -380,9 +395,9 @@ def test_the_unfinished_list_pages_oldest_first(console_app: Flask):
         )
     client = console_app.test_client()
     assert log_in(client) == 302
-    first = client.get("/console/unfinished").get_data(as_text=True)
+    first = client.get("/console/p/default/unfinished").get_data(as_text=True)
     assert "STUCK-000" in first and "STUCK-099" in first and "STUCK-100" not in first
-    newer = re.search(r'href="(/console/unfinished\?[^"]*after=\d+)">Newer', first)
+    newer = re.search(r'href="(/console/p/default/unfinished\?[^"]*after=\d+)">Newer', first)
     assert newer, first[-500:]
     second = client.get(newer.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert "STUCK-100" in second and "STUCK-129" in second and "STUCK-099" not in second

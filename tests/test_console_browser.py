@@ -179,6 +179,7 @@ def test_an_operator_settles_a_flaky_ledger_s_orders_in_the_browser(
     assert "1 operation will be driven now" in page.inner_text("#preview")
     screens.shoot("resolve-preview")
     page.click("text=Resolve this one now")
+    page.wait_for_selector("h1:text('Resolved now')")  # the resolve waits on the ledger
     assert "found applied by the status lookup" in page.content()
     screens.shoot("resolved")
 
@@ -333,7 +334,8 @@ def test_a_viewer_cannot_resolve_passwords_are_rate_limited_and_csrf_is_required
     token = viewer.get_attribute("input[name=csrf_token]", "value")
     op_id = viewer.url.rsplit("/", 1)[1]
     answer = viewer.request.post(
-        f"{gateway.base}/console/unfinished/resolve", form={"csrf_token": token, "ids": op_id}
+        f"{gateway.base}/console/p/default/unfinished/resolve",
+        form={"csrf_token": token, "ids": op_id},
     )
     assert answer.status == 403
 

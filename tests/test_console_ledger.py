@@ -106,25 +106,28 @@ def test_resolve_now_previews_the_selection_then_settles_it_and_is_audited(
     first, second = stuck(ledger_app, ledger, "S-1"), stuck(ledger_app, ledger, "S-2")
     client = ledger_app.test_client()
     assert log_in(client) == 302
-    token = csrf(client, "/console/unfinished")
+    token = csrf(client, "/console/p/default/unfinished")
     preview = client.post(
-        "/console/unfinished/preview",
+        "/console/p/default/unfinished/preview",
         data={"csrf_token": token, "ids": [str(first), "x", "9" * 30]},
     ).get_data(as_text=True)
     assert "1 operation will be driven now" in preview and "S-1" in preview and "S-2" not in preview
     journal = ledger_app.extensions["points_gateway"].journal
     assert journal.operation(first).state == "unknown"  # a preview changes nothing
     done = client.post(
-        "/console/unfinished/resolve", data={"csrf_token": token, "ids": [str(first)]}
+        "/console/p/default/unfinished/resolve", data={"csrf_token": token, "ids": [str(first)]}
     )
     assert done.status_code == 200 and "found applied by the status lookup" in done.get_data(True)
     assert journal.operation(first).state == "applied"
     assert journal.operation(second).state == "unknown"
     every = client.post(
-        "/console/unfinished/preview", data={"csrf_token": token, "every": "1", "kind": "debit"}
+        "/console/p/default/unfinished/preview",
+        data={"csrf_token": token, "every": "1", "kind": "debit"},
     ).get_data(as_text=True)
     assert "1 operation will be driven now" in every and "S-2" in every
-    client.post("/console/unfinished/resolve", data={"csrf_token": token, "ids": [str(second)]})
+    client.post(
+        "/console/p/default/unfinished/resolve", data={"csrf_token": token, "ids": [str(second)]}
+    )
     assert journal.operation(second).state == "applied"
     assert ledger.api.applied == {"debit:S-1": 1, "debit:S-2": 1}  # looked up, never re-sent
     actions = [(e.operator, e.action, e.target) for e in Audit(journal).recent()][:2]
@@ -154,8 +157,10 @@ def test_resolve_now_drives_an_owed_refund_all_the_way_in_one_pass(
     assert owed.state == "unknown"
     client = ledger_app.test_client()
     assert log_in(client) == 302
-    token = csrf(client, "/console/unfinished")
-    client.post("/console/unfinished/resolve", data={"csrf_token": token, "ids": [str(owed.id)]})
+    token = csrf(client, "/console/p/default/unfinished")
+    client.post(
+        "/console/p/default/unfinished/resolve", data={"csrf_token": token, "ids": [str(owed.id)]}
+    )
     assert journal.operation(owed.id).state == "applied"
     assert ledger.api.accounts["DB123"] == Decimal("500") - 100 + 40
 
@@ -166,14 +171,14 @@ def test_a_viewer_cannot_resolve_and_a_resolve_needs_its_csrf_token(
     op_id = stuck(ledger_app, ledger, "S-3")
     viewer = ledger_app.test_client()
     assert log_in(viewer, "victor") == 302
-    assert "Resolve now" not in viewer.get(f"/console/operations/{op_id}").get_data(True)
-    token = csrf(viewer, "/console/unfinished")
-    for path in ("/console/unfinished/preview", "/console/unfinished/resolve"):
+    assert "Resolve now" not in viewer.get(f"/console/p/default/operations/{op_id}").get_data(True)
+    token = csrf(viewer, "/console/p/default/unfinished")
+    for path in ("/console/p/default/unfinished/preview", "/console/p/default/unfinished/resolve"):
         assert viewer.post(path, data={"csrf_token": token, "ids": [str(op_id)]}).status_code == 403
     operator = ledger_app.test_client()
     assert log_in(operator) == 302
-    assert "Resolve now" in operator.get(f"/console/operations/{op_id}").get_data(True)
-    forged = operator.post("/console/unfinished/resolve", data={"ids": [str(op_id)]})
+    assert "Resolve now" in operator.get(f"/console/p/default/operations/{op_id}").get_data(True)
+    forged = operator.post("/console/p/default/unfinished/resolve", data={"ids": [str(op_id)]})
     assert forged.status_code == 400
     assert ledger_app.extensions["points_gateway"].journal.operation(op_id).state == "unknown"
 
@@ -186,7 +191,7 @@ def test_journal_and_ledger_are_compared_and_differences_named(ledger_app: Flask
     ledger.api.transactions["debit:C-2"]["amount"] = Decimal("40")
     client = ledger_app.test_client()
     assert log_in(client) == 302
-    page = client.get("/console/compare", query_string={"lines": "DB123\nC-1\nnobody"})
+    page = client.get("/console/p/default/compare", query_string={"lines": "DB123\nC-1\nnobody"})
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert re.search(r'id="differ">1<', text), text
@@ -207,7 +212,7 @@ def test_the_overview_counts_link_to_the_operations_behind_them(ledger_app: Flas
     assert log_in(client) == 302
     overview = client.get("/console/").get_data(as_text=True)
     assert "breaker closed (this worker)" in overview  # the REST ledger's
-    links = re.findall(r'href="(/console/operations\?[^"]+)">(\d+)<', overview)
+    links = re.findall(r'href="(/console/p/default/operations\?[^"]+)">(\d+)<', overview)
     assert sorted(n for _, n in links) == ["1", "1"], overview
     for href, _ in links:
         listed = client.get(href.replace("&amp;", "&")).get_data(as_text=True)
@@ -271,10 +276,12 @@ def test_each_delivery_keeps_its_request_id_and_search_finds_the_order_by_any(
     client = ledger_app.test_client()
     assert log_in(client) == 302
     for request_id in ("xo-first-try", "xo-second-try"):
-        page = client.get("/console/search", query_string={"q": request_id}).get_data(True)
+        page = client.get("/console/p/default/search", query_string={"q": request_id}).get_data(
+            True
+        )
         assert "R-1" in page, request_id
     assert "Nothing matches" in client.get(
-        "/console/search", query_string={"q": "xo-third-try"}
+        "/console/p/default/search", query_string={"q": "xo-third-try"}
     ).get_data(True)
 
 
@@ -333,6 +340,7 @@ def test_every_console_post_without_a_valid_token_is_refused_and_changes_nothing
     answered = {}
     for rule in routes:
         path = rule.rule.replace("<int:operation_id>", str(op_id))
+        path = path.replace("<program>", "default")
         assert "<" not in path, f"{rule.rule}: give this route's arguments here"
         for label, token in tokens.items():
             sent = data if token is None else {**data, "csrf_token": token}
@@ -371,25 +379,30 @@ def test_counts_read_right_in_the_singular_and_the_plural(ledger_app: Flask, led
     first = stuck(ledger_app, ledger, "P-1")
     client = ledger_app.test_client()
     assert log_in(client) == 302
-    token = csrf(client, "/console/unfinished")
+    token = csrf(client, "/console/p/default/unfinished")
     journal = ledger_app.extensions["points_gateway"].journal
     applied = journal.order("debit", "P-0")
     assert applied.attempts == 1
-    assert "(1 attempt)" in client.get(f"/console/operations/{applied.id}").get_data(True)
+    assert "(1 attempt)" in client.get(f"/console/p/default/operations/{applied.id}").get_data(True)
     attempts = journal.operation(first).attempts
     assert attempts > 1
-    assert f"({attempts} attempts)" in client.get(f"/console/operations/{first}").get_data(True)
-    assert "Resolve the one shown now" in client.get("/console/unfinished").get_data(True)
+    assert f"({attempts} attempts)" in client.get(
+        f"/console/p/default/operations/{first}"
+    ).get_data(True)
+    assert "Resolve the one shown now" in client.get("/console/p/default/unfinished").get_data(True)
     one = client.post(
-        "/console/unfinished/preview", data={"csrf_token": token, "ids": [str(first)]}
+        "/console/p/default/unfinished/preview", data={"csrf_token": token, "ids": [str(first)]}
     )
     text = one.get_data(as_text=True)
     assert "1 operation will be driven now" in text and "Resolve this one now</button>" in text
     second = stuck(ledger_app, ledger, "P-2")
-    assert "Resolve all 2 shown now" in client.get("/console/unfinished").get_data(True)
+    assert "Resolve all 2 shown now" in client.get("/console/p/default/unfinished").get_data(True)
     both = client.post(
-        "/console/unfinished/preview", data={"csrf_token": token, "ids": [str(first), str(second)]}
+        "/console/p/default/unfinished/preview",
+        data={"csrf_token": token, "ids": [str(first), str(second)]},
     )
     text = both.get_data(as_text=True)
     assert "2 operations will be driven now" in text and "Resolve these 2 now</button>" in text
-    assert "After 60 minutes each is" in client.get("/console/reconciliation").get_data(True)
+    assert "After 60 minutes each is" in client.get("/console/p/default/reconciliation").get_data(
+        True
+    )

@@ -100,7 +100,7 @@ def test_a_cookie_captured_before_log_out_opens_nothing_afterwards(console: Flas
     out = client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
     assert out.status_code == 302
     assert not is_in(thief)
-    assert thief.get("/console/audit").status_code == 302
+    assert thief.get("/console/p/default/audit").status_code == 302
     assert session_rows(console) == []
 
 
@@ -109,7 +109,12 @@ def test_the_session_cookie_is_set_at_login_and_never_again(console: Flask):
     client = console.test_client()
     assert log_in(client) == 302
     assert client.get("/console/").status_code == 200  # its forms' new CSRF token: a cookie
-    for path in ("/console/", "/console/audit", "/console/unfinished", "/console/"):
+    for path in (
+        "/console/",
+        "/console/p/default/audit",
+        "/console/p/default/unfinished",
+        "/console/",
+    ):
         answer = client.get(path)
         assert answer.status_code == 200
         assert answer.headers.getlist("Set-Cookie") == [], path

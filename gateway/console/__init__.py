@@ -1,5 +1,7 @@
 """The operator console at /console/: server-rendered pages for support and finance, on the same
-service and journal layers as the API. Off unless `[console] enabled = true`.
+service and journal layers as the API. Off unless `[console] enabled = true`. Each page is one
+program's, at /console/p/<program>/..., open to the operators whose scope names it
+(programs.py); /console/ lists the programs an operator may see.
 
 Who gets in: operators from the journal (`points-gateway operator add`), by password through a
 login form (attempts counted per address and account before the password is checked; a session
@@ -17,7 +19,7 @@ from typing import Any
 from flask import Flask
 from flask_login import LoginManager
 
-from gateway.console import charts, demo, sessions, settle, views
+from gateway.console import charts, demo, finance, pages, programs, sessions, settle, views
 from gateway.console.access import ConsoleUser
 from gateway.service.money import format_points, from_units
 
@@ -64,4 +66,5 @@ def register(app: Flask, gateway: Any) -> None:
     app.register_blueprint(views.bp)
 
 
-__all__ = ["ConsoleUser", "register", "settle"]
+# Imported for the pages they add to the blueprint.
+__all__ = ["ConsoleUser", "finance", "pages", "programs", "register", "settle"]

@@ -1,8 +1,8 @@
 """Logging in and out of the console, and the session in between.
 
 A session lives in the journal (ConsoleSessions in gateway/journal/operators.py), so every
-worker and host sees it and logging out ends it everywhere. The browser's cookie holds only its
-random id: set once, at login, never sent again, expiring with the session's lifetime. The
+worker and host sees it and logging out ends it everywhere. The browser's cookie holds only
+its random id: set once, at login, never sent again, expiring with the session's lifetime. The
 journal ends it `session_minutes` after login however busy, and `idle_minutes` after its last
 request. Flask's own signed cookie holds nothing but the forms' CSRF token (Flask-WTF); it is
 emptied at login and log out, so no token from before either passes after it.
@@ -10,6 +10,10 @@ emptied at login and log out, so no token from before either passes after it.
 Flask-Login asks `load` who is there on each request: the session's operator, else (with
 `trusted_user_header`) the one the authenticating proxy names. Flask-Login's own login in
 Flask's cookie is never used: a copy of that cookie opens nothing.
+
+A session is the deployment's, as its operator is, not a program's: the pages it opens are
+those of the programs in the operator's scope, read again on every request (programs.py).
+Logging in and out is written to the audit of each program the operator may see.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from werkzeug.wrappers import Response
 
 from gateway.console.access import ConsoleUser, Lockout, user_from_header
 from gateway.console.demo import is_demo_password
-from gateway.console.views import LoginForm, bp, current_gateway
-from gateway.journal.operators import Audit, ConsoleSessions, Operators
+from gateway.console.programs import audit_everywhere
+from gateway.console.views import LoginForm, bp, deployment
+from gateway.journal.operators import ConsoleSessions, Operators
 
 log = logging.getLogger(__name__)
 COOKIE = "points_gateway_console"
@@ -53,7 +58,7 @@ def load(gateway: Any, request: Request) -> ConsoleUser | None:
 
 def _cookie(response: Response, session_id: str, lifetime: timedelta) -> None:
     g.console_session_ended = False  # an ended one's cookie is replaced, not cleared after
-    secure = current_gateway().settings.console["secure_cookies"]
+    secure = deployment().settings.console["secure_cookies"]
     response.set_cookie(
         COOKIE,
         session_id,
@@ -66,7 +71,7 @@ def _cookie(response: Response, session_id: str, lifetime: timedelta) -> None:
 
 
 def _clear_cookie(response: Response) -> None:
-    secure = current_gateway().settings.console["secure_cookies"]
+    secure = deployment().settings.console["secure_cookies"]
     response.delete_cookie(COOKIE, path="/console", secure=secure, httponly=True, samesite="Strict")
 
 
@@ -92,7 +97,7 @@ def login() -> Any:
         return _login_page(form, None, 200)
     if not form.validate_on_submit():
         return _login_page(form, "Give your name and your password.", 400)
-    gateway = current_gateway()
+    gateway = deployment()
     name, address = form.name.data, request.remote_addr
     lockout = Lockout(gateway)
     if not lockout.attempt(name, address):
@@ -110,7 +115,7 @@ def login() -> Any:
     session.clear()  # a new CSRF token from here on: the login page's no longer passes
     response = redirect(url_for("console.home"))
     _cookie(response, place.start(found.name), place.lifetime)  # a new id, never a given one
-    Audit(gateway.journal).record(found.name, "login", address)
+    audit_everywhere(found, "login", address)
     return response
 
 
@@ -119,8 +124,8 @@ def login() -> Any:
 def logout() -> Response:
     """End this session: deleted from the journal, so its cookie, wherever copied, opens
     nothing any more (views._csrf checked the form's token)."""
-    gateway = current_gateway()
-    Audit(gateway.journal).record(current_user.name, "logout")
+    gateway = deployment()
+    audit_everywhere(current_user.operator, "logout")
     session_id = request.cookies.get(COOKIE)
     if session_id:
         sessions(gateway).end(session_id)

@@ -9,16 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 from flask import abort, render_template, request
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from gateway.console.overview import PAGE, operations_since, unfinished_page
-from gateway.console.views import (
-    UNFINISHED_STATES,
-    ActionForm,
-    bp,
-    current_gateway,
-    may_resolve,
-)
+from gateway.console.pages import UNFINISHED_STATES, may_resolve
+from gateway.console.programs import page, page_gateway
+from gateway.console.views import ActionForm
 from gateway.journal.operators import Audit
 from gateway.journal.records import utcnow
 from gateway.service.compare import MOST_LINES, compare
@@ -34,8 +30,8 @@ def _selected() -> list[int]:
     if request.form.get("every"):
         kind, state = request.form.get("kind", ""), request.form.get("state", "")
         after = request.form.get("after", type=int)
-        page = unfinished_page(current_gateway().journal, kind, state, after)
-        return [op.id for op in page][:MOST_AT_ONCE]
+        shown = unfinished_page(page_gateway().journal, kind, state, after)
+        return [op.id for op in shown][:MOST_AT_ONCE]
     ids = []
     for text in request.form.getlist("ids")[:MOST_AT_ONCE]:
         if text.isdecimal() and len(text) < 19:
@@ -50,38 +46,38 @@ def _operator_form() -> None:
         abort(400)
 
 
-@bp.post("/unfinished/preview")
-@login_required
+@page("/unfinished/preview", methods=("POST",))
 def resolve_preview() -> Any:
     """Which operations "resolve now" would drive, and how many, before it runs."""
     _operator_form()
-    journal = current_gateway().journal
+    journal = page_gateway().journal
     found = [op for op in map(journal.operation, _selected()) if op and not op.finished]
     return render_template(
         "console/resolve.html", found=found, confirm=ActionForm(), logout=ActionForm()
     )
 
 
-@bp.post("/unfinished/resolve")
-@login_required
+@page("/unfinished/resolve", methods=("POST",))
 def resolve_now() -> Any:
     """Drive the selected operations now, each as far as the ledger allows (the worker's rules:
     claimed first, so a request or the background worker never sends one twice)."""
     _operator_form()
-    gateway = current_gateway()
-    ids = _selected()
-    moved = Worker(gateway.service, threads=1).resolve_now(ids)
+    gateway = page_gateway()
+    # The program's service, on its journal: another program's ids are not found, not moved.
+    moved = Worker(gateway.service, threads=1).resolve_now(_selected())
+    ids = [before.id for before, _ in moved]
     shown = ", ".join(str(i) for i in ids[:20]) + (" ..." if len(ids) > 20 else "")
-    Audit(gateway.journal).record(current_user.name, "resolve now", f"operations {shown}")
+    Audit(gateway.journal).record(
+        current_user.name, "resolve now", f"operations {shown}" if ids else "no operation"
+    )
     log.info("console: %s resolved %d operation(s) now", current_user.name, len(moved))
     return render_template("console/resolved.html", moved=moved, logout=ActionForm())
 
 
-@bp.get("/compare")
-@login_required
+@page("/compare")
 def ledger_comparison() -> Any:
     """Journal and points ledger side by side for members, orders or references (one a line)."""
-    service = current_gateway().service
+    service = page_gateway().service
     if not isinstance(service, LedgerPointsService):
         return render_template("console/compare.html", ledger=False, logout=ActionForm())
     text = request.args.get("lines", "")[: MOST_LINES * 130]
@@ -96,8 +92,7 @@ def ledger_comparison() -> Any:
     )
 
 
-@bp.get("/operations")
-@login_required
+@page("/operations")
 def operation_list() -> Any:
     """Operations of the last `hours` by kind and state, newest first: what an overview number
     counts. Pages by keyset (`before`: the id the previous page ended at)."""
@@ -105,7 +100,7 @@ def operation_list() -> Any:
     hours = min(max(request.args.get("hours", 24, type=int) or 24, 1), 24 * 90)
     before = request.args.get("before", type=int)
     since = utcnow() - timedelta(hours=hours)
-    found = operations_since(current_gateway().journal, since, kind, state, PAGE, before)
+    found = operations_since(page_gateway().journal, since, kind, state, PAGE, before)
     return render_template(
         "console/operations.html",
         found=found,

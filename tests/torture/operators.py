@@ -150,6 +150,8 @@ class Operators:
     def _console(self, stop: threading.Event) -> None:
         session = requests.Session()
         base = f"{self.rig.base}/console"
+        # The default program's pages: its old addresses redirect a GET but not a form's POST.
+        pages = f"{base}/p/default"
         n = 0
         while not stop.is_set():
             try:
@@ -157,19 +159,19 @@ class Operators:
                     self._log_in(session, base)
                 started = time.monotonic()
                 today = time.strftime("%Y-%m-%d", time.gmtime())
-                export = session.get(f"{base}/export.csv", params={"since": "2000-01-01",
+                export = session.get(f"{pages}/export.csv", params={"since": "2000-01-01",
                                      "until": today}, timeout=60)  # fmt: skip
                 self.runs["console export"] += 1
                 if export.status_code == 200:
                     self._sees_finance(export.text, started)
-                page = session.get(f"{base}/unfinished", timeout=60)
+                page = session.get(f"{pages}/unfinished", timeout=60)
                 self.runs["console unfinished"] += 1
                 if self.rig.variant.ledger and page.status_code == 200:
                     token = _csrf(page.text)
-                    session.post(f"{base}/unfinished/resolve", data={"csrf_token": token,
+                    session.post(f"{pages}/unfinished/resolve", data={"csrf_token": token,
                                  "every": "1"}, timeout=120)  # fmt: skip
                     self.runs["console resolve"] += 1
-                self._mark_a_finished_operation(session, base)
+                self._mark_a_finished_operation(session, pages)
             except requests.RequestException:
                 time.sleep(0.2)  # the server is down for a moment: it is being killed
             n += 1
@@ -192,7 +194,7 @@ class Operators:
         if missing:
             self.book.violation(f"console export missed {len(missing)} orders: {missing[:3]}")
 
-    def _mark_a_finished_operation(self, session: requests.Session, base: str) -> None:
+    def _mark_a_finished_operation(self, session: requests.Session, pages: str) -> None:
         """An operator's mark on a debit already applied changes nothing (checked at the end:
         the journal still holds every operation as it was answered). Only that debit: marking
         an unfinished refund by hand is an operator's word on what the ledger did, which a
@@ -200,18 +202,18 @@ class Operators:
         acked = self.book.acked_orders()
         if not acked:
             return
-        found = session.get(f"{base}/search", params={"q": acked[-1].order_id}, timeout=60)
+        found = session.get(f"{pages}/search", params={"q": acked[-1].order_id}, timeout=60)
         debits = [
             op_id
             for row in re.findall(r"<tr>(.*?)</tr>", found.text, re.S)
-            for op_id in re.findall(r'href="/console/operations/(\d+)"', row)
+            for op_id in re.findall(r'href="/console/p/default/operations/(\d+)"', row)
             if "<td>debit</td>" in row
         ]
         if not debits:
             return
-        page = session.get(f"{base}/operations/{debits[0]}", timeout=60)
+        page = session.get(f"{pages}/operations/{debits[0]}", timeout=60)
         body = {"csrf_token": _csrf(page.text), "state": "rejected", "reason": "torture test"}
-        session.post(f"{base}/operations/{debits[0]}/mark", data=body, timeout=60)
+        session.post(f"{pages}/operations/{debits[0]}/mark", data=body, timeout=60)
         self.runs["console mark"] += 1
 
 
