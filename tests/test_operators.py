@@ -31,7 +31,8 @@ def test_operators_are_added_listed_and_removed(tmp_path, employees_csv, databas
     added = cli(config, "add", "alice", "--role", "operator", "--password-stdin", stdin=PASSWORD)
     assert added.returncode == 0 and "alice added (operator)" in added.stdout
     cli(config, "add", "victor", "--role", "viewer", "--password-stdin", stdin=PASSWORD)
-    assert cli(config, "list").stdout.splitlines() == ["alice\toperator", "victor\tviewer"]
+    listed = cli(config, "list").stdout.splitlines()
+    assert listed == ["alice\toperator\t*", "victor\tviewer\t*"]  # * : every program
     again = cli(config, "add", "alice", "--role", "viewer", "--password-stdin", stdin=PASSWORD)
     assert again.returncode == 2 and "exists already" in again.stderr
     assert cli(config, "remove", "alice").returncode == 0
