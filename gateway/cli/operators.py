@@ -79,7 +79,7 @@ def operator_add(
 @config_option
 @operator_errors
 def operator_list(config_path: str | None) -> None:
-    """Print each operator, their role and the programs they may see (* for every one)."""
+    """Print each operator: role, programs (* for all)."""
     from gateway.journal.operators import Operators
 
     with open_journal(_settings(config_path)) as journal:
