@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from gateway.app import create_app
+from gateway.app import create_app, token_authority
 from gateway.config import ConfigError, load_settings
 from tests.conftest import EMPLOYEES, PROFILE_KEY, SECRET, toml, write_config, write_csv
 
@@ -234,3 +234,24 @@ def test_the_journal_s_metrics_are_per_program_when_there_are_several(app):
     text = app.test_client().get("/metrics").get_data(as_text=True)
     assert 'points_gateway_points_total{kind="debited",program="india"} 7.0' in text
     assert 'points_gateway_points_total{kind="debited",program="default"} 0.0' in text
+
+
+def test_serve_runs_a_deployment_of_named_programs_only(tmp_path):
+    """Found running 50 programs: serve built the default program's connectors before its
+    workers started, and a config of [programs.<name>] tables alone has none ("unknown
+    connector 'none'")."""
+    import requests
+
+    from tests.servers import serving
+
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'journal.db'}")
+    text = config.read_text().split("[profile]")[0] + program_table(tmp_path, "india")
+    config.write_text(text)
+    with serving(config, "--workers", "1") as server:
+        settings = load_settings(config)
+        token = token_authority(settings.programs["india"]).issue("DB123")
+        body = {"unique_id": "DB123", "auth_token": token}
+        answer = requests.post(f"{server.base}/p/india/v1/points/balance", json=body, timeout=10)
+        assert answer.json()["points_info"]["points_received"] == "300"
+        unprefixed = requests.post(f"{server.base}/v1/points/balance", json=body, timeout=10)
+        assert unprefixed.status_code == 404

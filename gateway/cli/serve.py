@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.base import _settings, built, config_option, main, operator_errors
+from gateway.cli.base import _settings, config_option, main, operator_errors, saying_progress
+from gateway.config import Settings
 
 #: Shared memory, where the host has it: prometheus_client maps its files into memory, and a
 #: page it cannot get on a full disk is a SIGBUS that kills the worker mid-request.
@@ -83,11 +84,7 @@ def serve(
     if check_port:  # `make run` asks before it prints its banner
         return
     # Fail here, once, with one line, rather than in every worker with a traceback.
-    gateway = built(settings)
-    try:
-        gateway.journal.require_schema(settings.auto_migrate)
-    finally:
-        gateway.close()
+    _build_every_program(settings)
     click.echo(f"points-gateway: serving {settings.source}", err=True)
     _metrics_directory()
     GatewayServer(
@@ -98,6 +95,27 @@ def serve(
         timeout=settings.timeout,
         **({"certfile": settings.tls[0], "keyfile": settings.tls[1]} if settings.tls else {}),
     ).run()
+
+
+def _build_every_program(settings: Settings) -> None:
+    """Each program the deployment serves, built once and closed (its connectors checked, its
+    source indexed), on the journal whose schema is checked first: the default program alone
+    when there are no others, and none when [programs.<name>] tables are all there is."""
+    from gateway.app import build_gateway
+    from gateway.journal import Journal
+    from gateway.programs import Programs
+
+    shared = Journal(settings.database_url, settings.database_schema)
+    try:
+        shared.require_schema(settings.auto_migrate)
+        with saying_progress():
+            programs = Programs(
+                settings, lambda each: build_gateway(each, shared.for_program(each.program))
+            )
+        for gateway in programs.by_name.values():
+            gateway.close()
+    finally:
+        shared.dispose()
 
 
 def _refuse_a_taken_address(address: str) -> None:
