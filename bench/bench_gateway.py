@@ -2,7 +2,8 @@
 
 balance (warm): gateway /v1/points/balance vs a bare Flask JSON endpoint.
 redeem (durable): gateway /v1/points/redeem vs a bare Flask endpoint doing one durable
-SQLite insert. Targets: balance >= 0.85x, redeem >= 0.80x.
+SQLite insert. Targets: balance >= 0.7x, redeem >= 1.0x. Both servers as `serve` runs the
+gateway: gthread, 16 threads (BENCH_THREADS), the gateway at its default log level.
 balance, empty view (reported, no target): the gateway's app with bare Flask's balance view
 (bench/shell_app.py), i.e. what the gateway's request handling alone leaves of the ratio.
 """
@@ -179,8 +180,8 @@ def main() -> list[dict[str, object]]:
             servers["gateway"] = serve("wsgi:app", {"GATEWAY_CONFIG": str(config)}, REPO)
             servers["shell"] = serve("bench.shell_app:app", {"GATEWAY_CONFIG": str(config)}, REPO)
             cases = [
-                ("balance (warm)", "gateway", "/balance", "/v1/points/balance", balance_body, 0.85),
-                ("redeem (durable)", "gateway", "/insert", "/v1/points/redeem", redeem_body, 0.80),
+                ("balance (warm)", "gateway", "/balance", "/v1/points/balance", balance_body, 0.7),
+                ("redeem (durable)", "gateway", "/insert", "/v1/points/redeem", redeem_body, 1.0),
                 (EMPTY_VIEW, "shell", "/balance", "/v1/points/balance", balance_body, None),
             ]
             for name, server, bare_path, gw_path, body, target in cases:
