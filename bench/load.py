@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 #: makes the body of request number `n` of client `client`: unique order ids for redeems.
 BodyMaker = Callable[[str, int], bytes]
+#: makes the (path, body) of request number `n` of client `client`.
+RequestMaker = Callable[[str, int], tuple[str, bytes]]
 
 
 @dataclass
@@ -51,7 +53,7 @@ def _http(host: str, port: int, path: str, body: bytes) -> int:
     return int(status_line.split()[1])
 
 
-def _client(host, port, path, make_body, threads, deadline, warmup_until, queue) -> None:
+def _client(host, port, make_request, threads, deadline, warmup_until, queue) -> None:
     lock = threading.Lock()
     latencies: list[float] = []
     counts = [0, 0]
@@ -63,7 +65,7 @@ def _client(host, port, path, make_body, threads, deadline, warmup_until, queue)
             n += 1
             start = time.perf_counter()
             try:
-                ok = _http(host, port, path, make_body(client, n)) == 200
+                ok = _http(host, port, *make_request(client, n)) == 200
             except OSError:
                 ok = False
             elapsed = (time.perf_counter() - start) * 1000
@@ -91,6 +93,27 @@ def run(
     threads: int = 4,
 ) -> Result:
     """Load `path` for `warmup` + `seconds`; count only what completes after the warm-up."""
+    return run_requests(
+        host,
+        port,
+        lambda client, n: (path, make_body(client, n)),
+        seconds,
+        warmup,
+        processes,
+        threads,
+    )
+
+
+def run_requests(
+    host: str,
+    port: int,
+    make_request: RequestMaker,
+    seconds: float = 5.0,
+    warmup: float = 1.0,
+    processes: int = 2,
+    threads: int = 4,
+) -> Result:
+    """run, each request's path chosen by `make_request` too."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     start = time.monotonic()
@@ -98,7 +121,7 @@ def run(
     procs = [
         ctx.Process(
             target=_client,
-            args=(host, port, path, make_body, threads, deadline, warmup_until, queue),
+            args=(host, port, make_request, threads, deadline, warmup_until, queue),
         )
         for _ in range(processes)
     ]
