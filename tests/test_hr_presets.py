@@ -5,7 +5,6 @@ renewed once under 16 threads, values a system's own syntax would misread."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from connectors.hr.rest_directory import RestDirectoryConnector
 from connectors.registry import validate_options
 from connectors.testing import ProfileSourceContract
-from tests.fakes.hr import HrApi, Person, people
+from tests.fakes.hr import HrApi, Person, found_at_once, people
 from tests.fakes.hr.registry import System, systems
 
 STAFF = [
@@ -122,18 +121,7 @@ def test_an_expired_token_is_renewed_once_under_16_threads(system, fake, tmp_pat
         from connectors.directory import DirectoryIndex
 
         connector.directory = DirectoryIndex(tmp_path / "again.index", connector.directory.names)
-    found: list[Any] = []
-    start = threading.Barrier(16)
-
-    def one(i: int) -> None:
-        start.wait()
-        found.append(connector.find("email", f"person.{i % 4}@example.com"))
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    found = found_at_once(connector)
     assert len(found) == 16 and all(p is not None for p in found)
     assert fake.token_calls == 2
 

@@ -5,7 +5,6 @@ by startIndex and count, people who left, throttling, token renewal, loose provi
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from connectors.base import ConnectorError, UpstreamAuthFailed, UpstreamError
 from connectors.hr.scim import ScimConnector
 from connectors.registry import validate_options
 from connectors.testing import ProfileSourceContract
-from tests.fakes.hr import Person, people
+from tests.fakes.hr import Person, found_at_once, people
 from tests.fakes.hr.registry import ID, SECRET
 from tests.fakes.hr.scim import SCIM_TOKEN, ScimProvider
 
@@ -175,18 +174,7 @@ def test_an_expired_token_is_renewed_once_under_16_threads(fake, tmp_path):
     assert connector.find("email", "jim@example.com") is not None
     assert fake.token_calls == 1
     fake.expire_tokens()
-    found: list[Any] = []
-    start = threading.Barrier(16)
-
-    def one(i: int) -> None:
-        start.wait()
-        found.append(connector.find("email", f"person.{i % 4}@example.com"))
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    found = found_at_once(connector)
     assert len(found) == 16 and all(p is not None for p in found)
     assert fake.token_calls == 2
 

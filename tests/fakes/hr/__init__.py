@@ -42,6 +42,24 @@ def people(count: int) -> list[Person]:
     ]
 
 
+def found_at_once(connector: Any, threads: int = 16) -> list[Any]:
+    """What `threads` lookups by email (people 0-3 of `people()`), released together, find:
+    a crowd arriving on an expired token, which must be renewed once for all of them."""
+    found: list[Any] = []
+    start = threading.Barrier(threads)
+
+    def one(i: int) -> None:
+        start.wait()
+        found.append(connector.find("email", f"person.{i % 4}@example.com"))
+
+    crowd = [threading.Thread(target=one, args=(i,)) for i in range(threads)]
+    for t in crowd:
+        t.start()
+    for t in crowd:
+        t.join()
+    return found
+
+
 class HrApi:
     base = ""
     token_url = ""
