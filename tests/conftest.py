@@ -102,6 +102,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh_postgres(PG_URL)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def old_journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, with no journal in it yet: the migration tests build an earlier
+    release's journal in it."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'journal.db'}"
+    if not PG_URL:
+        pytest.skip(PG_SKIP)
+    reset_postgres(PG_URL)
+    return PG_URL
+
+
 @pytest.fixture(autouse=True)
 def private_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's temporary files, and the default directory indexes kept there (Darwinbox's),

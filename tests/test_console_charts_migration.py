@@ -9,27 +9,15 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from gateway.journal import Journal
 from gateway.journal.records import utcnow
 from gateway.journal.schema import _scripts
-from tests.conftest import PG_SKIP, PG_URL, reset_postgres
 from tests.test_migrations import alembic, build_0_1_0, rows
 
 REVISION = "0007"
 INDEX = "ix_operations_updated_at"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def old_journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'journal.db'}"
-    if not PG_URL:
-        pytest.skip(PG_SKIP)
-    reset_postgres(PG_URL)
-    return PG_URL
 
 
 def definition(url: str) -> str | None:

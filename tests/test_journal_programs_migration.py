@@ -7,7 +7,6 @@ while another program's rows are there."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,23 +20,11 @@ from gateway.journal.scope import SCOPED
 from gateway.journal.tables import audit, deliveries, metadata, operators
 from gateway.sealed import Sealer
 from gateway.xoxoday.tokens import TokenPair, TokenStore
-from tests.conftest import PG_SKIP, PG_URL, reset_postgres
 from tests.test_migrations import AT, KEY, alembic, build_0_1_0
 
 BEFORE = "0007"
 #: The columns 0008 adds.
 ADDED = {"program", "programs"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def old_journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database, with no journal in it yet."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'journal.db'}"
-    if not PG_URL:
-        pytest.skip(PG_SKIP)
-    reset_postgres(PG_URL)
-    return PG_URL
 
 
 def before_programs(name: str) -> Any:

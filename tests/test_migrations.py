@@ -39,17 +39,6 @@ def as_0_1_0(table: Table) -> TableClause:
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def old_journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database, with no journal in it yet."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'journal.db'}"
-    if not PG_URL:
-        pytest.skip(PG_SKIP)
-    reset_postgres(PG_URL)
-    return PG_URL
-
-
 def build_0_1_0(url: str) -> None:
     """The journal as 0.1.0 made it, from its DDL, filled as it would be after some use."""
     engine = create_engine(url)
