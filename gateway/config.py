@@ -32,7 +32,7 @@ from connectors.registry import (
 from gateway import environment
 from gateway.config_errors import first_problem
 from gateway.network import NetworkSection
-from gateway.programs_config import programs_of
+from gateway.programs_config import own_values, programs_of
 from gateway.service.ledger_ops import LedgerPolicy
 from gateway.xoxoday.settings import BASE_URLS, SsoSection, XoxodaySection
 
@@ -361,17 +361,11 @@ def load_settings(
         raise ConfigError("gateway.database_schema: only a PostgreSQL journal has schemas")
     top = Settings(
         source=path,
-        secret_keys=(*gw["old_secret_keys"], secret),
-        token_ttl_seconds=gw["token_ttl_seconds"],
-        profile_api_keys=tuple(gw["profile_api_keys"] if profile_keys is None else profile_keys),
+        **own_values(gw, secret, profile_keys),
         database_url=database_url,
-        identity=gw["identity"],
-        max_decimals=gw["max_decimals"],
-        max_amount=gw["max_amount"],
         max_body_bytes=gw["max_body_bytes"],
         log_level=gw["log_level"],
         log_format=gw["log_format"],
-        dialects={e: gw["dialects"].get(e, gw["dialect"]) for e in ENDPOINTS},
         profile=profile,
         points=(
             _connector("points", data["points"], base)
@@ -393,8 +387,6 @@ def load_settings(
         console=data["console"],
         demo=gw["demo"],
         body_timeout_seconds=data["server"]["body_timeout_seconds"],
-        refund_replay_window_seconds=gw["refund_replay_window_seconds"],
-        max_concurrent_requests=gw["max_concurrent_requests"],
         programs_dir=folder,
         serves_default=serves_default,
     )

@@ -87,12 +87,33 @@ def env_name(program: str, key: str) -> str:
     return f"GATEWAY_PROGRAM_{program.upper().replace('-', '_')}_{key}"
 
 
+def own_values(
+    section: Mapping[str, Any], secret: str, api_keys: list[str] | None
+) -> dict[str, Any]:
+    """The Settings a program has of its own, read alike from its table and, for the default
+    program, from [gateway]: its keys (`secret` and `api_keys` as the environment may give
+    them), identity, money rules, dialects and request bound."""
+    from gateway.config import ENDPOINTS
+
+    return {
+        "secret_keys": (*section["old_secret_keys"], secret),
+        "token_ttl_seconds": section["token_ttl_seconds"],
+        "profile_api_keys": tuple(section["profile_api_keys"] if api_keys is None else api_keys),
+        "identity": section["identity"],
+        "max_decimals": section["max_decimals"],
+        "max_amount": section["max_amount"],
+        "refund_replay_window_seconds": section["refund_replay_window_seconds"],
+        "max_concurrent_requests": section["max_concurrent_requests"],
+        "dialects": {e: section["dialects"].get(e, section["dialect"]) for e in ENDPOINTS},
+    }
+
+
 def program_settings(
     name: str, raw: Any, top: Any, base: Path, environ: Mapping[str, str], where: str
 ) -> Any:
     """The Settings of program `name` from its table `raw` (read from `where`: "programs.<name>"
     or a file's path), the deployment's shared settings taken from `top`."""
-    from gateway.config import ENDPOINTS, ConfigError, _connector, _profile_cache, _xoxoday
+    from gateway.config import ConfigError, _connector, _profile_cache, _xoxoday
 
     if not PROGRAM_NAME.fullmatch(name) or name == DEFAULT:
         raise ConfigError(
@@ -116,15 +137,7 @@ def program_settings(
         top,
         program=name,
         hosts=tuple(h.lower() for h in data["hosts"]),
-        max_concurrent_requests=data["max_concurrent_requests"],
-        secret_keys=(*data["old_secret_keys"], secret),
-        token_ttl_seconds=data["token_ttl_seconds"],
-        profile_api_keys=tuple(data["profile_api_keys"] if keys is None else keys),
-        identity=data["identity"],
-        max_decimals=data["max_decimals"],
-        max_amount=data["max_amount"],
-        refund_replay_window_seconds=data["refund_replay_window_seconds"],
-        dialects={e: data["dialects"].get(e, data["dialect"]) for e in ENDPOINTS},
+        **own_values(data, secret, keys),
         profile=profile,
         points=_connector(f"{where}.points", data["points"], base),
         profile_cache=_profile_cache(data["profile"], profile),
