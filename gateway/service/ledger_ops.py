@@ -115,9 +115,16 @@ class LedgerOperations:
             if record is None:
                 return self._unknown(claimed, "known to the ledger, but its lookup finds nothing")
         assert record is not None
+        detail = f"the ledger had applied it already; {detail or ''}".rstrip("; ")
+        return self._applied_if_ours(claimed, record, profile, detail)
+
+    def _applied_if_ours(
+        self, claimed: Operation, record: Receipt, profile: Profile, detail: str
+    ) -> Operation:
+        """Applied, if the ledger's record under our reference is the write we meant (amount,
+        member, kind); else a conflict, never "applied"."""
         if differs := record_differs(claimed, record, self.ledger.member_of(profile)):
             return self._conflict(claimed, differs)
-        detail = f"the ledger had applied it already; {detail or ''}".rstrip("; ")
         return self._finish(claimed, "applied", detail)
 
     def resolve(self, claimed: Operation, profile: Profile, live: bool) -> Operation:
@@ -133,9 +140,8 @@ class LedgerOperations:
             except ConnectorError as exc:
                 return self._unknown(claimed, f"status lookup failed: {exc}")
             if found is not None:
-                if differs := record_differs(claimed, found, self.ledger.member_of(profile)):
-                    return self._conflict(claimed, differs)
-                return self._finish(claimed, "applied", "found applied by the status lookup")
+                detail = "found applied by the status lookup"
+                return self._applied_if_ours(claimed, found, profile, detail)
             sent_at = claimed.sent_at or claimed.created_at
             settled = sent_at + timedelta(seconds=self.policy.settle_seconds)
             if self._now() < settled and resend:
