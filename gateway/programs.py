@@ -31,8 +31,13 @@ class Programs:
         self.settings = settings
         self._build = build
         self._lock = threading.Lock()
+        # Requests read these without the lock: a change builds new tables and publishes them
+        # in one assignment each (_publish), never changing one a request may be reading.
         self.by_name: dict[str, Any] = {}
-        self._limits: dict[str, threading.BoundedSemaphore] = {}
+        self._by_host: dict[str, Any] = {}
+        #: request slots, by the Gateway that gives them (id): a request admitted by a program
+        #: since reloaded gives its slot back to the semaphore it took it from.
+        self._limits: dict[int, threading.BoundedSemaphore] = {}
         self._workers = False  # serve runs each program's ledger worker (start_workers)
         for name, program in settings.every_program().items():
             self._add(name, program)
@@ -52,19 +57,15 @@ class Programs:
         """The program whose `hosts` names this Host header (port and case aside)."""
         self._maybe_reload()
         bare = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        bare = bare.lower().rstrip(".")
-        for gateway in self.by_name.values():
-            if bare in gateway.settings.hosts:
-                return gateway
-        return None
+        return self._by_host.get(bare.lower().rstrip("."))
 
     def admit(self, gateway: Any) -> bool:
         """Take one of the program's request slots (True), or say it has none free."""
-        limit = self._limits.get(gateway.settings.program)
+        limit = self._limits.get(id(gateway))
         return limit is None or limit.acquire(blocking=False)
 
     def release(self, gateway: Any) -> None:
-        limit = self._limits.get(gateway.settings.program)
+        limit = self._limits.get(id(gateway))
         if limit is not None:
             limit.release()
 
@@ -122,21 +123,39 @@ class Programs:
             except ConfigError as exc:
                 log.error("programs_dir: %s; program %r keeps its last good settings", exc, name)
                 continue
-            if name in self.by_name:
-                self._remove(name)
-            self._add(name, program)
+            self._add(name, program)  # in place of its last version, if it had one
             log.info("programs_dir: program %r (re)loaded from %s", name, folder)
         self._files = now
 
     def _add(self, name: str, program: Settings) -> None:
-        self.by_name[name] = gateway = self._build(program)
+        gateway = self._build(program)
         if self._workers:
             gateway.start_ledger_worker()
         if program.max_concurrent_requests:
-            self._limits[name] = threading.BoundedSemaphore(program.max_concurrent_requests)
+            self._limits[id(gateway)] = threading.BoundedSemaphore(program.max_concurrent_requests)
+        last = self.by_name.get(name)
+        self._publish({**self.by_name, name: gateway})
+        if last is not None:
+            self._retire(last)
 
     def _remove(self, name: str) -> None:
-        gone = self.by_name.pop(name)
-        self._limits.pop(name, None)
-        # Requests in flight may still hold it: its connectors close once they are done.
-        threading.Timer(30, gone.close).start()
+        gone = self.by_name[name]
+        self._publish({n: g for n, g in self.by_name.items() if n != name})
+        self._retire(gone)
+
+    def _publish(self, by_name: dict[str, Any]) -> None:
+        """The programs, and each host name's (the first program to list it), made current."""
+        by_host: dict[str, Any] = {}
+        for gateway in by_name.values():
+            for host in gateway.settings.hosts:
+                by_host.setdefault(host, gateway)
+        self.by_name, self._by_host = by_name, by_host
+
+    def _retire(self, gone: Any) -> None:
+        # Requests in flight may still hold it: its connectors close once they are done, and
+        # its slots go with it (its requests give theirs back to nothing).
+        def close() -> None:
+            self._limits.pop(id(gone), None)
+            gone.close()
+
+        threading.Timer(30, close).start()

@@ -7,6 +7,7 @@ another, with the same unique_id and the same secret text.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -255,3 +256,87 @@ def test_serve_runs_a_deployment_of_named_programs_only(tmp_path):
         assert answer.json()["points_info"]["points_received"] == "300"
         unprefixed = requests.post(f"{server.base}/v1/points/balance", json=body, timeout=10)
         assert unprefixed.status_code == 404
+
+
+def folder_program(tmp_path: Path, name: str, **more: Any) -> str:
+    """program_table as a programs_dir file: its tables without the [programs.<name>] prefix."""
+    table = program_table(tmp_path, name, **more).replace(f"[programs.{name}]\n", "")
+    table = table.replace(f"[programs.{name}.", "[")
+    return table.replace(f'path = "{name}.csv"', f'path = "{tmp_path}/{name}.csv"')
+
+
+@pytest.fixture
+def folder_app(tmp_path: Path, employees_csv: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from gateway import programs as runtime
+
+    monkeypatch.setattr(runtime, "RELOAD_SECONDS", 0.0)
+    (tmp_path / "programs.d").mkdir()
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'j.db'}", programs_dir="programs.d")
+    (tmp_path / "programs.d" / "india.toml").write_text(
+        folder_program(tmp_path, "india", hosts=["points.india.example.com"])
+    )
+    app = create_app(load_settings(config))
+    yield app
+    app.extensions["points_gateway"].close()
+
+
+def test_a_program_being_reloaded_is_served_throughout(folder_app, tmp_path, monkeypatch):
+    """Reloading a changed file removed the program, then built it again: requests meanwhile
+    found no program (404), and one looking it up by host could meet the table changing
+    under it (RuntimeError, a 500)."""
+    from gateway import programs as runtime
+
+    # As served: the probe's lookups do not look at the folder (it was looked at just now);
+    # each change below is read once its look is due (_looked set back).
+    monkeypatch.setattr(runtime, "RELOAD_SECONDS", 3600.0)
+    programs = folder_app.extensions["points_gateway_programs"]
+    file = tmp_path / "programs.d" / "india.toml"
+    missed: list[str] = []
+    done = threading.Event()
+
+    def probe() -> None:
+        while not done.is_set():
+            try:
+                if programs.for_host("points.india.example.com") is None:
+                    missed.append("by host")
+                if programs.by_name.get("india") is None:
+                    missed.append("by name")
+            except RuntimeError as exc:
+                missed.append(repr(exc))
+
+    prober = threading.Thread(target=probe)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # the probe gets its turn inside any gap a reload leaves
+    prober.start()
+    try:
+        for ttl in range(3601, 3611):
+            file.write_text(folder_program(tmp_path, "india", hosts=["points.india.example.com"],
+                                           token_ttl_seconds=ttl))  # fmt: skip
+            programs._looked = float("-inf")  # the next lookup looks at the folder
+            programs.named("india")  # and reloads the changed file
+            assert programs.by_name["india"].settings.token_ttl_seconds == ttl
+    finally:
+        done.set()
+        prober.join(10)
+        sys.setswitchinterval(switch)
+    assert sorted(set(missed)) == []
+
+
+def test_a_request_admitted_before_its_program_is_reloaded_gives_its_slot_back(
+    folder_app, tmp_path
+):
+    """The request slots were the program name's: a request admitted by the old program gave
+    its slot back to the new one, past its bound (ValueError, a 500 at the request's end)."""
+    programs = folder_app.extensions["points_gateway_programs"]
+    file = tmp_path / "programs.d" / "india.toml"
+    file.write_text(folder_program(tmp_path, "india", max_concurrent_requests=1))
+    old = programs.named("india")
+    assert programs.admit(old)
+    file.write_text(
+        folder_program(tmp_path, "india", max_concurrent_requests=1, token_ttl_seconds=60)
+    )
+    new = programs.named("india")
+    assert new is not old
+    programs.release(old)
+    assert programs.admit(new) and not programs.admit(new)
+    programs.release(new)
