@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.config import ConfigError, Settings
-from gateway.programs_config import program_files, read_program_file
+from gateway.programs_config import program_files, read_program_file, refuse_shared_hosts
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,8 @@ class Programs:
             try:
                 path = folder / f"{name}.toml"
                 program = read_program_file(path, name, self.settings, os.environ)
+                others = {n: g.settings for n, g in self.by_name.items() if n != name}
+                refuse_shared_hosts({**others, name: program})
             except ConfigError as exc:
                 log.error("programs_dir: %s; program %r keeps its last good settings", exc, name)
                 continue

@@ -164,15 +164,22 @@ def programs_of(
         if name in found:
             raise ConfigError(f"{path}: program {name!r} is also a [programs.{name}] table")
         found[name] = read_program_file(path, name, top, environ)
+    refuse_shared_hosts(found)
+    return found
+
+
+def refuse_shared_hosts(programs: Mapping[str, Any]) -> None:
+    """A host name is one program's: ConfigError naming the second program that lists it."""
+    from gateway.config import ConfigError
+
     hosts: dict[str, str] = {}
-    for name, settings in found.items():
+    for name, settings in programs.items():
         for host in settings.hosts:
             if host in hosts:
                 raise ConfigError(
                     f"programs.{name}.hosts: {host} is program {hosts[host]!r}'s already"
                 )
             hosts[host] = name
-    return found
 
 
 def program_files(folder: Path | None) -> list[tuple[Path, str]]:

@@ -340,3 +340,17 @@ def test_a_request_admitted_before_its_program_is_reloaded_gives_its_slot_back(
     programs.release(old)
     assert programs.admit(new) and not programs.admit(new)
     programs.release(new)
+
+
+def test_a_file_naming_another_program_s_host_is_refused_at_reload(folder_app, tmp_path, caplog):
+    """At start two programs may not share a host name; a file added later was not checked,
+    and the host went to whichever program came first."""
+    programs = folder_app.extensions["points_gateway_programs"]
+    programs._looked = float("-inf")
+    (tmp_path / "programs.d" / "uk.toml").write_text(
+        folder_program(tmp_path, "uk", hosts=["points.india.example.com", "points.uk.example.com"])
+    )
+    assert programs.named("uk") is None
+    assert programs.for_host("points.india.example.com") is programs.named("india")
+    assert programs.for_host("points.uk.example.com") is None
+    assert "programs.uk.hosts: points.india.example.com is program 'india''s already" in caplog.text
